@@ -1,0 +1,78 @@
+# time for the virtual board: the same names as the ESP32 port's time module, on the simulator's virtual clock.
+# Without a simulator (FIELDNODE_HWBUS unset) every call goes to the unix port's own time module.
+# Epoch: 1970-01-01, as the ESP32 port since v1.22.
+import sys
+
+_path = sys.path[:]
+del sys.path[:]
+_me = sys.modules.pop("time", None)
+import time as _b  # the built-in module, now that this file is not on the path
+
+if _me is not None:
+    sys.modules["time"] = _me
+sys.path.extend(_path)
+del _path, _me
+
+import _hwbus
+
+_PERIOD = 1 << 30  # MICROPY_PY_TIME_TICKS_PERIOD
+_virtual = _hwbus.available()
+
+
+def _now_ms():
+    d = _hwbus.call(_hwbus.TIME)
+    return int.from_bytes(d, "big")
+
+
+def _sleep_ms(ms):
+    if ms > 0:
+        _hwbus.call(_hwbus.SLEEP, int(ms).to_bytes(4, "big"))
+
+
+gmtime = _b.gmtime
+localtime = _b.localtime
+mktime = _b.mktime
+ticks_add = _b.ticks_add
+ticks_diff = _b.ticks_diff
+
+if _virtual:
+
+    def ticks_ms():
+        return _now_ms() & (_PERIOD - 1)
+
+    def ticks_us():
+        return (_now_ms() * 1000) & (_PERIOD - 1)
+
+    def ticks_cpu():
+        return ticks_us()
+
+    def time():
+        return _now_ms() // 1000
+
+    def time_ns():
+        return _now_ms() * 1000000
+
+    def sleep_ms(ms):
+        _sleep_ms(ms)
+
+    def sleep_us(us):
+        _sleep_ms((us + 999) // 1000)
+
+    def sleep(s):
+        _sleep_ms(int(s * 1000))
+
+    def gmtime(secs=None):
+        return _b.gmtime(time() if secs is None else secs)
+
+    def localtime(secs=None):
+        return _b.localtime(time() if secs is None else secs)
+
+else:
+    ticks_ms = _b.ticks_ms
+    ticks_us = _b.ticks_us
+    ticks_cpu = _b.ticks_cpu
+    time = _b.time
+    time_ns = _b.time_ns
+    sleep = _b.sleep
+    sleep_ms = _b.sleep_ms
+    sleep_us = _b.sleep_us
