@@ -63,7 +63,7 @@ class FlashImage:
                 self._f.seek(off + pos)
                 old = self._f.read(len(chunk))
                 self._f.seek(off + pos)
-                self._f.write(bytes(a & b for a, b in zip(old, chunk)))
+                self._f.write(bytes(a & b for a, b in zip(old, chunk, strict=True)))
                 self._f.flush()
                 self.writes += 1
                 pos += len(chunk)
