@@ -1,0 +1,325 @@
+# What every 3GPP modem does the same way (3GPP TS 27.007 commands), under the link interface (net/link.py).
+# A family driver (net/sim7080g.py, net/bg9x.py) subclasses Cellular and supplies power-on timing, network and
+# band selection, the data context and the sockets in its own dialect.
+#
+#     link = SIM7080G(machine.UART(1, 115200), {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT))
+#     if link.up(120000):
+#         reply = link.send(record, 5000)
+#     link.down(psm=True)
+#
+# up() is a state machine over what the modem says, not over what this object remembers: after a deep sleep the
+# firmware starts from nothing, finds the modem awake in PSM or registered, and skips what is already done
+# (a wake from PSM needs no new attach and no new context).
+import time
+from micropython import const
+
+from net import link as L
+from net.at import AT, ATError, fields, num
+
+_SIM_WAIT = const(10000)  # SIM initialisation after boot: +CME ERROR: 14 "SIM busy" until ready
+_REG_POLL = const(2000)  # between AT+CEREG? reads while waiting for registration (URCs end the wait early)
+
+
+class Cellular(L.Link):
+    MODEL = "cellular"
+    BANNERS = (b"RDY",)
+    PWRKEY_MS = 1000  # press length to power on / wake from PSM
+    BOOT_MS = 10000  # from PWRKEY release until the UART answers AT
+    CCID = b"AT+CCID"
+    CCID_PREFIX = None
+    RECV_URC = b""  # the URC that announces received data
+
+    def __init__(self, uart, cfg=None, pwrkey=None, at=None):
+        L.Link.__init__(self, cfg)
+        self.at = at or AT(uart, banners=self.BANNERS)
+        self.pwrkey = pwrkey
+        self.ident = {"iccid": None, "imsi": None, "imei": None, "fw": None}
+        self.stat = None
+        self.rssi = 99
+        self.operator = None
+        self.act = None
+        self.psm = None
+        self.active = False
+        self.sock = False
+        self.rx = False
+        self.host, self.port = L.endpoint(self.cfg["endpoint"])
+        self.at.on(b"+CEREG:", self._on_cereg)
+        for b in self.BANNERS:
+            self.at.on(b, self._on_restart)
+
+    # -- URCs ---------------------------------------------------------------------------------------------
+    def _on_cereg(self, line):
+        f = fields(line, b"+CEREG:")
+        try:
+            stat = int(f[1]) if len(f) >= 2 and f[1].isdigit() else int(f[0])
+        except (ValueError, IndexError):
+            return  # a garbled URC is ignored, never fatal
+        self.stat = stat
+        self._note_reg(stat)
+
+    def _on_restart(self, line):
+        self.active = False
+        self.sock = False
+        self.rx = False
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _left(self, dl):
+        return time.ticks_diff(dl, time.ticks_ms())
+
+    def _cmd(self, command, timeout_ms, dl, resp=None):
+        return self.at.cmd(command, timeout_ms, resp, dl)
+
+    def _try(self, command, timeout_ms, dl):
+        # A setting the modem may not support: failure is recorded, not fatal.
+        try:
+            self.at.cmd(command, timeout_ms, None, dl)
+            return True
+        except ATError as e:
+            if e.kind in ("timeout", "restart"):
+                raise
+            return False
+
+    # -- up -----------------------------------------------------------------------------------------------
+    def up(self, deadline_ms):
+        dl = time.ticks_add(time.ticks_ms(), deadline_ms)
+        self.last_error = None
+        try:
+            if not self._power_on(dl):
+                return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
+            self._try(b"ATE0", 300, dl)
+            self._try(b"AT+CMEE=1", 300, dl)
+            if not self._sim(dl):
+                return False
+            self._identity(dl)
+            if not self._registered(dl):
+                self._configure(dl)
+                if not self._register(dl):
+                    return False
+            self._signal(dl)
+            if not self._activate(dl):
+                return False
+            self.active = True
+            return True
+        except ATError as e:
+            if e.kind == "restart":
+                return self._fail("modem restarted during setup (%s)" % e)
+            if e.kind == "timeout" and self._left(dl) <= 0:
+                return self._fail("deadline reached during %s" % e.cmd.decode())
+            return self._fail("modem error: %s" % e)
+
+    def _power_on(self, dl):
+        if self.at.sync(600, dl):
+            return True
+        if self.pwrkey is None:
+            return self.at.sync(max(0, min(self.BOOT_MS, self._left(dl))), dl)
+        # PWRKEY: the GPIO drives the key low through the board's transistor while it is high. A press powers a
+        # modem that is off on, and wakes one in PSM (hardware design manuals, power-on and PSM wake-up).
+        self.pwrkey.value(1)
+        time.sleep_ms(max(0, min(self.PWRKEY_MS, self._left(dl))))
+        self.pwrkey.value(0)
+        return self.at.sync(max(0, min(self.BOOT_MS, self._left(dl))), dl)
+
+    def _sim(self, dl):
+        # AT+CPIN? (3GPP TS 27.007 section 8.3); +CME ERROR 10 SIM not inserted, 13 SIM failure, 14 SIM busy
+        # (section 9.2.1).
+        end = time.ticks_add(time.ticks_ms(), min(_SIM_WAIT, max(0, self._left(dl))))
+        while True:
+            try:
+                lines = self._cmd(b"AT+CPIN?", 5000, dl, b"+CPIN:")
+            except ATError as e:
+                if e.kind == "cme" and e.code == 10:
+                    return self._fail("no SIM card: the modem reports SIM not inserted (+CME ERROR: 10)")
+                if e.kind == "cme" and e.code == 13:
+                    return self._fail("SIM failure (+CME ERROR: 13): reseat or replace the SIM")
+                if e.kind in ("timeout", "restart") or time.ticks_diff(end, time.ticks_ms()) <= 0:
+                    raise
+                time.sleep_ms(500)
+                continue
+            state = lines[0][6:].strip() if lines else b""
+            if state == b"READY":
+                return True
+            if time.ticks_diff(end, time.ticks_ms()) <= 0:
+                return self._fail("SIM not ready: +CPIN: %s (a PIN-locked SIM needs its PIN removed)" % state.decode())
+            time.sleep_ms(500)
+
+    def _identity(self, dl):
+        # Identities are read once per boot of the firmware (cheap, and what diagnostics need first).
+        i = self.ident
+        if i["iccid"] is None:
+            i["iccid"] = _digits(self._cmd(self.CCID, 2000, dl), self.CCID_PREFIX, 18)
+        if i["imsi"] is None:
+            i["imsi"] = _digits(self._cmd(b"AT+CIMI", 2000, dl), None, 14)  # TS 27.007 section 5.6
+        if i["imei"] is None:
+            i["imei"] = _digits(self._cmd(b"AT+GSN", 2000, dl), None, 15)  # TS 27.007 section 5.4 (+CGSN)
+        if i["fw"] is None:
+            lines = self._cmd(b"AT+CGMR", 2000, dl)  # TS 27.007 section 5.3
+            i["fw"] = lines[0].decode() if lines else None
+
+    def _cereg(self, dl):
+        # AT+CEREG? read form: +CEREG: <n>,<stat>[,[<tac>],[<ci>],[<AcT>][,<cause_type>,<reject_cause>
+        # [,[<Active-Time>],[<Periodic-TAU>]]]] (TS 27.007 section 10.1.22).
+        for line in self._cmd(b"AT+CEREG?", 2000, dl, b"+CEREG:"):
+            f = fields(line, b"+CEREG:")
+            if len(f) >= 2 and f[1].isdigit():
+                self.stat = int(f[1])
+                self._note_reg(self.stat)
+                if len(f) >= 5 and f[4].isdigit():
+                    self.act = int(f[4])
+                if len(f) >= 9:
+                    a, t = L.t3324_s(f[7]), L.t3412_s(f[8])
+                    self.psm = {"active_s": a, "tau_s": t, "t3324": f[7], "t3412": f[8]} if a is not None else None
+                return self.stat
+        return self.stat
+
+    def _registered(self, dl):
+        if not self._try(b"AT+CEREG=4", 300, dl):
+            self._try(b"AT+CEREG=2", 300, dl)
+        return self._cereg(dl) in (1, 5)
+
+    def _register(self, dl):
+        while True:
+            stat = self._cereg(dl)
+            if stat in (1, 5):
+                return True
+            if stat == 3:
+                return self._fail("registration denied by the network (+CEREG: 3): the SIM is not allowed here "
+                                  "(inactive subscription, or roaming not allowed)")
+            left = self._left(dl)
+            if left <= 0:
+                self._signal(time.ticks_add(time.ticks_ms(), 1000))
+                return self._fail("not registered before the deadline: %s, signal %s" % (
+                    L.REG_NAMES.get(stat, "unknown"), "none" if self.rssi == 99 else "%d dBm" % L.csq_dbm(self.rssi)))
+            self.at.wait(b"+CEREG:", min(_REG_POLL, left), dl)
+
+    def _signal(self, dl):
+        try:
+            lines = self._cmd(b"AT+CSQ", 1000, dl, b"+CSQ:")  # TS 27.007 section 8.5
+            self.rssi = num(lines[0], 5) if lines else 99
+            lines = self._cmd(b"AT+COPS?", 3000, dl, b"+COPS:")  # TS 27.007 section 7.3
+            f = fields(lines[0], b"+COPS:") if lines else []
+            self.operator = f[2] if len(f) >= 3 else None
+        except ATError as e:
+            if e.kind in ("timeout", "restart"):
+                raise
+
+    def _psm_request(self, dl):
+        # AT+CPSMS=1,,,"<T3412>","<T3324>" (TS 27.007 section 7.38; timer coding TS 24.008 10.5.7.4a/10.5.7.3)
+        p = self.cfg["psm"]
+        if p is None:
+            self._try(b"AT+CPSMS=0", 1000, dl)
+        else:
+            self._try(b'AT+CPSMS=1,,,"%s","%s"' % (L.t3412(p["tau_s"]).encode(), L.t3324(p["active_s"]).encode()),
+                      1000, dl)
+        e = self.cfg["edrx"]
+        if e is not None:
+            nb = self.cfg["rat"] == "nbiot"
+            self._try(b'AT+CEDRXS=1,%d,"%s"' % (5 if nb else 4, L.edrx(e, nb).encode()), 1000, dl)
+
+    # -- send ---------------------------------------------------------------------------------------------
+    def send(self, data, reply_timeout_ms=5000):
+        if not self.active:
+            self._fail("link is down: call up() first (or again after a modem restart)")
+            return None
+        dl = time.ticks_add(time.ticks_ms(), reply_timeout_ms + 20000)
+        try:
+            for attempt in range(2):
+                if not self.sock and not self._open(dl):
+                    return None
+                self.rx = False
+                try:
+                    self._send(data, dl)
+                    break
+                except ATError as e:
+                    if e.kind in ("timeout", "restart") or attempt or self.sock:
+                        raise
+                    # the network closed the socket (URC seen): open again once
+            return self._reply(reply_timeout_ms)
+        except ATError as e:
+            if e.kind == "restart":
+                self._fail("modem restarted during send: the datagram may be lost; call up() again")
+            else:
+                self._fail("send failed: %s" % e)
+            return None
+
+    def _reply(self, timeout_ms):
+        end = time.ticks_add(time.ticks_ms(), timeout_ms)
+        while not self.rx:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0 or not self.sock:
+                return None
+            self.at.wait(self.RECV_URC, left)
+        self.rx = False
+        return self._recv(time.ticks_add(time.ticks_ms(), 5000))
+
+    # -- down ---------------------------------------------------------------------------------------------
+    def down(self, psm=True):
+        dl = time.ticks_add(time.ticks_ms(), 15000)
+        try:
+            if self.sock:
+                self._close(dl)
+            if psm and self.psm is not None and self.psm["active_s"] is not None:
+                # The modem enters PSM by itself when T3324 runs out after the last traffic; nothing to send.
+                self.active = False
+                return
+            self._power_off(dl)
+        except ATError as e:
+            self._fail("power down: %s" % e)
+            if self.pwrkey is not None:
+                # A modem that does not answer is switched off with a long PWRKEY press.
+                self.pwrkey.value(1)
+                time.sleep_ms(self.PWRKEY_MS * 2)
+                self.pwrkey.value(0)
+        self.active = False
+        self.sock = False
+
+    def info(self):
+        d = L.Link.info(self)
+        d.update(self.ident)
+        d["model"] = self.MODEL
+        d["rssi"] = self.rssi
+        d["dbm"] = L.csq_dbm(self.rssi)
+        d["registration"] = L.REG_NAMES.get(self.stat, "unknown") if self.stat is not None else None
+        d["operator"] = self.operator
+        d["act"] = self.act
+        d["psm"] = self.psm
+        d["last_error"] = self.last_error
+        d["active"] = self.active
+        return d
+
+    # -- supplied by the family driver ---------------------------------------------------------------------
+    def _configure(self, dl):
+        raise NotImplementedError
+
+    def _activate(self, dl):
+        raise NotImplementedError
+
+    def _open(self, dl):
+        raise NotImplementedError
+
+    def _send(self, data, dl):
+        raise NotImplementedError
+
+    def _recv(self, dl):
+        raise NotImplementedError
+
+    def _close(self, dl):
+        raise NotImplementedError
+
+    def _power_off(self, dl):
+        raise NotImplementedError
+
+
+def _digits(lines, prefix, least):
+    # The first run of at least `least` digits in the reply lines (ICCID, IMSI, IMEI); a garbled line is skipped.
+    for line in lines:
+        if prefix is not None:
+            if not line.startswith(prefix):
+                continue
+            line = line[len(prefix):]
+        s = line.strip()
+        if len(s) >= least and s.isdigit():
+            return s.decode()
+        # ICCIDs may end in a hex 'F' filler digit (ITU-T E.118)
+        if len(s) >= least and s[:-1].isdigit() and s[-1:] in (b"F", b"f"):
+            return s[:-1].decode()
+    return None

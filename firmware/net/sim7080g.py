@@ -1,0 +1,129 @@
+# SIMCom SIM7080G (LTE CAT-M / NB-IoT) behind the link interface (net/link.py).
+#
+#     from net.sim7080g import SIM7080G
+#     uart = machine.UART(1, 115200, tx=17, rx=16)
+#     link = SIM7080G(uart, {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT))
+#     if link.up(120000):
+#         print(link.send(b"hello", 5000))
+#     link.down()
+#
+# Commands, replies and timeouts: "SIM7070_SIM7080_SIM7090 Series AT Command Manual" (V1.04; cited below as "Manual"
+# with the command's section title), 3GPP TS 27.007 for the standard commands (net/cellular.py).
+import time
+from micropython import const
+
+from net.at import ATError, fields, num
+from net.cellular import Cellular
+
+_CID = const(0)  # TCP/UDP connection id used for the one socket (AT+CAOPEN <cid> 0..12)
+_PDP = const(0)  # application PDP index for AT+CNACT/AT+CNCFG (0..3)
+
+# +CAOPEN <result> (Manual, AT+CAOPEN "Open a TCP/UDP Connection")
+CAOPEN_RESULT = {1: "socket error", 2: "no memory", 3: "connection limit", 4: "parameter invalid",
+                 6: "invalid IP address", 7: "not support the function", 12: "can't bind the port",
+                 13: "can't listen the port", 20: "can't resolve the host", 21: "network not active",
+                 23: "remote refuse", 24: "certificate's time expired", 25: "certificate's common name does not match",
+                 26: "certificate's common name does not match and time expired", 27: "connect failed"}
+
+
+class SIM7080G(Cellular):
+    MODEL = "sim7080g"
+    # With a fixed baud rate the module prints RDY when it has booted (and again after an unexpected reset).
+    BANNERS = (b"RDY", b"NORMAL POWER DOWN")
+    PWRKEY_MS = 1100  # SIM7080G hardware design, power on: PWRKEY low for at least 1 s
+    BOOT_MS = 8000
+    CCID = b"AT+CCID"  # Manual, AT+CCID "Show ICCID": the ICCID on a line of its own
+    RECV_URC = b"+CADATAIND:"
+
+    def __init__(self, uart, cfg=None, pwrkey=None, at=None):
+        Cellular.__init__(self, uart, cfg, pwrkey, at)
+        self.at.on(b"+CADATAIND:", self._on_data)  # Manual, AT+CAOPEN: data arrived on <cid>
+        self.at.on(b"+CASTATE:", self._on_state)  # Manual, AT+CASTATE: <cid>,0 = closed by the network
+        self.at.on(b"+APP PDP:", self._on_pdp)  # Manual, AT+CNACT: +APP PDP: <pdpidx>,ACTIVE|DEACTIVE
+
+    def _on_data(self, line):
+        if num(line, 11) == _CID:
+            self.rx = True
+
+    def _on_state(self, line):
+        f = fields(line, b"+CASTATE:")
+        if len(f) >= 2 and f[0] == str(_CID) and f[1] == "0":
+            self.sock = False
+
+    def _on_pdp(self, line):
+        if line.endswith(b"DEACTIVE"):
+            self.active = False
+            self.sock = False
+
+    def _configure(self, dl):
+        rat = self.cfg["rat"]
+        # Manual, AT+CNMP "Preferred Mode Selection": 38 = LTE only. AT+CMNB "Preferred Selection between CAT-M
+        # and NB-IoT": 1 CAT-M, 2 NB-IoT, 3 both.
+        self._try(b"AT+CNMP=38", 1000, dl)
+        self._try(b"AT+CMNB=%d" % {"catm": 1, "nbiot": 2, "both": 3}[rat], 1000, dl)
+        bands = self.cfg["bands"]
+        if bands:
+            # Manual, AT+CBANDCFG "Configure CAT-M or NB-IOT Band": AT+CBANDCFG="CAT-M",<band>[,<band>...]
+            lst = ",".join(str(b) for b in bands).encode()
+            if rat in ("catm", "both"):
+                self._try(b'AT+CBANDCFG="CAT-M",' + lst, 2000, dl)
+            if rat in ("nbiot", "both"):
+                self._try(b'AT+CBANDCFG="NB-IOT",' + lst, 2000, dl)
+        c = self.cfg
+        # The attach uses the default bearer's APN (TS 27.007 section 10.1.1, AT+CGDCONT).
+        self._cmd(b'AT+CGDCONT=1,"IP","%s"' % c["apn"].encode(), 2000, dl)
+        # Manual, AT+CNCFG "PDP Configure": <pdpidx>,<ip_type 1=IPv4>,<APN>,<user>,<pwd>,<auth 3=PAP or CHAP>
+        self._cmd(b'AT+CNCFG=%d,1,"%s","%s","%s",3' % (_PDP, c["apn"].encode(), c["user"].encode(),
+                                                         c["password"].encode()), 2000, dl)
+        self._psm_request(dl)
+
+    def _activate(self, dl):
+        # Manual, AT+CNACT "APP Network Active": read form +CNACT: <pdpidx>,<status>,<address>; after a wake from
+        # PSM the application network may need activating again, which is immediate (no new attach).
+        for line in self._cmd(b"AT+CNACT?", 2000, dl, b"+CNACT:"):
+            f = fields(line, b"+CNACT:")
+            if len(f) >= 2 and f[0] == str(_PDP) and f[1] == "1":
+                return True
+        self._cmd(b"AT+CNACT=%d,1" % _PDP, 2000, dl)
+        line = self.at.wait(b"+APP PDP: %d," % _PDP, min(60000, max(0, self._left(dl))), dl)
+        if line is None:
+            return self._fail("no answer to data context activation (AT+CNACT) before the deadline")
+        if not line.endswith(b"ACTIVE") or line.endswith(b"DEACTIVE"):
+            return self._fail('APN refused: the network did not activate "%s" (+APP PDP: %d,DEACTIVE); check APN, '
+                              'user and password' % (self.cfg["apn"], _PDP))
+        return True
+
+    def _open(self, dl):
+        # Manual, AT+CAOPEN: AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> -> +CAOPEN: <cid>,<result>
+        proto = b"UDP" if self.cfg["transport"] == "udp" else b"TCP"
+        lines = self._cmd(b'AT+CAOPEN=%d,%d,"%s","%s",%d' % (_CID, _PDP, proto, self.host.encode(), self.port),
+                          min(15000, max(1, self._left(dl))), dl, b"+CAOPEN:")
+        f = fields(lines[0], b"+CAOPEN:") if lines else ()
+        res = int(f[1]) if len(f) >= 2 and f[1].isdigit() else -1
+        if res != 0:
+            return self._fail("socket open failed: +CAOPEN result %d (%s)" % (res, CAOPEN_RESULT.get(res, "unknown")))
+        self.sock = True
+        return True
+
+    def _send(self, data, dl):
+        # Manual, AT+CASEND "Send Data via an Established Connection": '>' prompt, then exactly <datalen> bytes.
+        self.at.send_data(b"AT+CASEND=%d,%d" % (_CID, len(data)), data, 10000, None, dl)
+
+    def _recv(self, dl):
+        # Manual, AT+CARECV "Receive Data via an Established Connection": +CARECV: <recvlen>,<data>
+        head, data = self.at.read_data(b"AT+CARECV=%d,1460" % _CID, b"+CARECV:", True, 5000, dl)
+        return data if data else None
+
+    def _close(self, dl):
+        try:
+            self._cmd(b"AT+CACLOSE=%d" % _CID, 5000, dl)  # Manual, AT+CACLOSE
+        except ATError as e:
+            if e.kind in ("timeout", "restart"):
+                raise
+        self.sock = False
+
+    def _power_off(self, dl):
+        # Manual, AT+CPOWD "Power Off": AT+CPOWD=1 answers NORMAL POWER DOWN (no OK).
+        self.at.write(b"AT+CPOWD=1\r")
+        end = time.ticks_add(time.ticks_ms(), 5000)
+        self.at.wait(b"NORMAL POWER DOWN", max(0, time.ticks_diff(end, time.ticks_ms())), dl)
