@@ -4,8 +4,9 @@ from array import array
 
 
 def main():
-    from core import kernels
+    from core import features
 
     w = array("h", (((i * 37) % 200) - 100 for i in range(256)))
-    n, mn, mx, s, ss = kernels.sums(w)
-    print("fieldnode: window n=%d min=%d max=%d sum=%d sumsq=%d" % (n, mn, mx, s, ss))
+    f = features.Features()
+    features.compute(w, f)
+    print("fieldnode: window " + " ".join("%s=%d" % (k, f.v[i]) for i, k in enumerate(features.NAMES)))

@@ -1,0 +1,98 @@
+"""Integer helpers for the feature core: bit length, integer square root, block-float ratios.
+
+Everything here is plain Python on small integers: every intermediate stays below 2**30 in magnitude, which is
+the small-int range of MicroPython on a 32-bit port (``MICROPY_OBJ_REPR_A``: 31-bit signed small ints), so nothing
+here allocates on an ESP32. Wider quantities (sums of squares over 4096 samples reach 2**44) are carried as
+*limb sums* ``A * 2**16 + B * 2**9 + C`` with each of A, B, C < 2**30, or as a block float ``(mantissa, exponent)``
+written into a caller's ``array('i')`` (returning a tuple would allocate).
+
+The same functions run under CPython (``fieldnode.mpcompat.install()``), where the twins use them too.
+"""
+
+from micropython import const
+
+SMALL_MAX = const(0x3FFFFFFF)  # largest MicroPython small int on a 32-bit port: saturate results here
+
+
+def bits(x):
+    """Bit length of a non-negative int < 2**31 (MicroPython's int has no bit_length())."""
+    n = 0
+    if x >= 0x10000:
+        x >>= 16
+        n = 16
+    if x >= 0x100:
+        x >>= 8
+        n += 8
+    while x:
+        x >>= 1
+        n += 1
+    return n
+
+
+def isqrt(x):
+    """floor(sqrt(x)) for 0 <= x < 2**30, digit by digit (no division, no float)."""
+    if x <= 0:
+        return 0
+    r = 0
+    b = 1 << 28
+    while b > x:
+        b >>= 2
+    while b:
+        if x >= r + b:
+            x -= r + b
+            r = (r >> 1) + b
+        else:
+            r >>= 1
+        b >>= 2
+    return r
+
+
+def shift(x, e):
+    """x * 2**e for x >= 0, rounding toward zero when e < 0, saturating at SMALL_MAX when e > 0."""
+    if e >= 0:
+        if e >= 30 or (x >> (30 - e)):
+            return SMALL_MAX if x else 0
+        return x << e
+    if e <= -31:
+        return 0
+    return x >> -e
+
+
+def limbs_bf(a, b, c, o, j):
+    """Block float of the limb sum ``a * 2**16 + b * 2**9 + c`` (each 0 <= limb < 2**30).
+
+    Writes mantissa ``o[j]`` (< 2**30) and exponent ``o[j + 1]`` (>= 0) with mantissa * 2**exponent <= value
+    < (mantissa + 3) * 2**exponent; exact (exponent 0) while the value fits in 2**28 per term.
+    """
+    e = bits(a) + 16 - 28
+    t = bits(b) + 9 - 28
+    if t > e:
+        e = t
+    t = bits(c) - 28
+    if t > e:
+        e = t
+    if e < 0:
+        e = 0
+    m = (a << (16 - e)) if e <= 16 else (a >> (e - 16))
+    m += (b << (9 - e)) if e <= 9 else (b >> (e - 9))
+    m += c >> e
+    o[j] = m
+    o[j + 1] = e
+
+
+def ratio(nm, ne, dm, de, q):
+    """floor((nm * 2**ne) / (dm * 2**de) * 2**q) to about 13 significant bits, saturating at SMALL_MAX.
+
+    nm, dm: non-negative mantissas < 2**30. Returns 0 when nm is 0 and SMALL_MAX when dm is 0.
+    """
+    if nm <= 0:
+        return 0
+    if dm <= 0:
+        return SMALL_MAX
+    k = 29 - bits(nm)  # numerator to [2**28, 2**29)
+    nm = (nm << k) if k >= 0 else (nm >> -k)
+    ne -= k
+    k = 15 - bits(dm)  # denominator to [2**14, 2**15)
+    dm = (dm << k) if k >= 0 else (dm >> -k)
+    de -= k
+    return shift(nm // dm, ne - de + q)

@@ -1,0 +1,202 @@
+"""Viper kernels of the feature core: the per-sample loops, one kernel per pass.
+
+Each kernel has a plain-Python twin of the same name in ``core/twin.py`` that gives bit-identical partial
+results (tests/test_core_twins.py proves it under the MicroPython runtime on hypothesis-generated windows).
+The per-window arithmetic that turns partials into features is shared plain Python (``core/features.py``).
+
+Word size: a viper int is 32 bits on the ESP32 (xtensawin, rv32imc) and 64 bits on x86-64. Every expression
+below stays inside a signed 32-bit range for windows of up to 4096 int16 samples (the bound is written next to
+each accumulator), so the results are the same on both; wide sums are split into limbs
+(``A * 2**16 + B * 2**9 + C`` from ``u = a * 2**8 + b``, ``u**2 = a*a * 2**16 + a*b * 2**9 + b*b``).
+``ptr16`` reads unsigned: samples are sign-extended with ``(x ^ 0x8000) - 0x8000``. Partials are written to an
+``array('i')``; no kernel allocates.
+"""
+
+import micropython
+
+
+@micropython.viper
+def pass1(a, n: int, o):
+    """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4]."""
+    p = ptr16(a)
+    q = ptr32(o)
+    v = int((p[0] ^ 0x8000) - 0x8000)
+    mn = v
+    mx = v
+    s = v  # |s| <= 4096 * 32768 = 2**27
+    ds = 0  # <= 4095 * 65535 < 2**28
+    dm = 0
+    prev = v
+    for i in range(1, n):
+        v = int((p[i] ^ 0x8000) - 0x8000)
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+        s += v
+        d = v - prev
+        if d < 0:
+            d = 0 - d
+        ds += d
+        if d > dm:
+            dm = d
+        prev = v
+    q[0] = mn
+    q[1] = mx
+    q[2] = s
+    q[3] = ds
+    q[4] = dm
+
+
+@micropython.viper
+def pass2(a, n: int, m: int, s: int, o):
+    """Zero crossings about the exact mean, sum |x*n - S| as (lo, hi), sum (x - m)**2 as limbs -> o[5..10].
+
+    m is floor(S / n), s is S. The sign of x - mean is the sign of x*n - S (|x*n - S| < 2**28), exact.
+    """
+    p = ptr16(a)
+    q = ptr32(o)
+    zc = 0
+    last = 0
+    lo = 0  # sum of low 16 bits of |x*n - S|: < 4096 * 2**16 = 2**28
+    hi = 0  # sum of |x*n - S| >> 16: < 4096 * 2**12 = 2**24
+    ca = 0  # sum a*a, a = u >> 8 <= 255: < 2**28
+    cb = 0  # sum a*b, b = u & 255: < 2**28
+    cc = 0  # sum b*b: < 2**28
+    for i in range(n):
+        v = int((p[i] ^ 0x8000) - 0x8000)
+        t = v * n - s
+        if t > 0:
+            if last < 0:
+                zc += 1
+            last = 1
+        elif t < 0:
+            if last > 0:
+                zc += 1
+            last = -1
+            t = 0 - t
+        lo += t & 0xFFFF
+        hi += t >> 16
+        u = v - m
+        if u < 0:
+            u = 0 - u  # u <= 65535
+        ua = u >> 8
+        ub = u & 0xFF
+        ca += ua * ua
+        cb += ua * ub
+        cc += ub * ub
+    q[5] = zc
+    q[6] = lo
+    q[7] = hi
+    q[8] = ca
+    q[9] = cb
+    q[10] = cc
+
+
+@micropython.viper
+def pass3(a, n: int, s: int, left: int, right: int, o):
+    """Second and fourth moments about the exact mean for kurtosis, as limbs -> o[11..16].
+
+    e = |x*n - S| scaled to e' = (e << left) >> right < 2**15 (the caller picks the shifts from the largest e),
+    w = round(e'**2 / 2**15) < 2**15; limbs of sum e'**2 and of sum w**2.
+    """
+    p = ptr16(a)
+    q = ptr32(o)
+    ea = 0  # e' >> 8 < 2**7: sum of squares < 2**26
+    eb = 0  # < 2**27
+    ec = 0  # < 2**28
+    fa = 0
+    fb = 0
+    fc = 0
+    for i in range(n):
+        v = int((p[i] ^ 0x8000) - 0x8000)
+        t = v * n - s
+        if t < 0:
+            t = 0 - t
+        t = (t << left) >> right
+        ta = t >> 8
+        tb = t & 0xFF
+        ea += ta * ta
+        eb += ta * tb
+        ec += tb * tb
+        w = (t * t + 0x4000) >> 15  # t*t < 2**30
+        wa = w >> 8
+        wb = w & 0xFF
+        fa += wa * wa
+        fb += wa * wb
+        fc += wb * wb
+    q[11] = ea
+    q[12] = eb
+    q[13] = ec
+    q[14] = fa
+    q[15] = fb
+    q[16] = fc
+
+
+@micropython.viper
+def goertzel(a, n: int, m: int, sh: int, c: int, o):
+    """Goertzel recurrence on (x - m) >> sh with coefficient c = 2*cos(w) in Q2.28 -> o[17] = s[n-1], o[18] = s[n-2].
+
+    The caller picks sh so that |s| < 2**27; the product c*s is split in 14-bit halves so that every partial
+    product stays below 2**30: c*s >> 28 ~ ch*sh + (ch*sl + cl*sh) >> 14 (error in [0, 2)).
+    """
+    p = ptr16(a)
+    q = ptr32(o)
+    ch = c >> 14  # |ch| <= 2**15
+    cl = c & 0x3FFF
+    s1 = 0
+    s2 = 0
+    for i in range(n):
+        x = (int((p[i] ^ 0x8000) - 0x8000) - m) >> sh
+        hh = s1 >> 14  # |hh| < 2**13
+        hl = s1 & 0x3FFF
+        s0 = x + ch * hh + ((ch * hl + cl * hh) >> 14) - s2
+        s2 = s1
+        s1 = s0
+    q[17] = s1
+    q[18] = s2
+
+
+@micropython.viper
+def magnitude(x, y, z, out, n: int):
+    """out[i] = floor(sqrt(x[i]**2 + y[i]**2 + z[i]**2)), saturated to 32767 (int16 in, int16 out).
+
+    While every |component| < 2**14 the sum of squares is < 3 * 2**28 and the root is exact; above that the
+    components are halved first (root error < 4 counts).
+    """
+    px = ptr16(x)
+    py = ptr16(y)
+    pz = ptr16(z)
+    po = ptr16(out)
+    for i in range(n):
+        ax = int((px[i] ^ 0x8000) - 0x8000)
+        ay = int((py[i] ^ 0x8000) - 0x8000)
+        az = int((pz[i] ^ 0x8000) - 0x8000)
+        if ax < 0:
+            ax = 0 - ax
+        if ay < 0:
+            ay = 0 - ay
+        if az < 0:
+            az = 0 - az
+        h = 0
+        if ax >= 0x4000 or ay >= 0x4000 or az >= 0x4000:
+            ax >>= 1
+            ay >>= 1
+            az >>= 1
+            h = 1
+        v = ax * ax + ay * ay + az * az  # < 3 * 2**28
+        r = 0
+        b = 1 << 28
+        while b > v:
+            b >>= 2
+        while b != 0:
+            if v >= r + b:
+                v -= r + b
+                r = (r >> 1) + b
+            else:
+                r >>= 1
+            b >>= 2
+        r <<= h
+        if r > 32767:
+            r = 32767
+        po[i] = r
