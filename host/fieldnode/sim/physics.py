@@ -1,0 +1,462 @@
+"""The physical world around a simulated node: what its sensors would measure, as functions of virtual time.
+
+A scenario's ``"environment"`` section becomes an ``Environment`` with ``Environment.from_dict(d)``. Every value
+is a pure function of the time since the scenario started, so a run is repeatable and a model can ask for any
+instant (the MPU6886 model asks for every millisecond of a vibration window).
+
+Keys of the ``"environment"`` section (all optional)::
+
+    {
+      "seed": 1,                                  # noise is deterministic per seed, quantity and instant
+      "quantities": {                             # name -> spec; unknown names are allowed (custom models)
+        "temperature_c": 21.5,                    # a number is a constant
+        "humidity_pct": {"sine": {"mean": 50, "amplitude": 10, "period_s": 86400, "phase_s": 0}},
+        "pressure_pa": {"ramp": {"from": 101325, "to": 100325, "start_s": 0, "over_s": 3600}},
+        "current_a": {"csv": "load.csv", "time_column": "timestamp", "column": "value",
+                      "time_scale": 1.0, "loop": true},   # a recorded series, linearly interpolated
+        "light_lux": {"steps": [[0, 200], [3600, 15000]]},  # piecewise constant
+        "bus_voltage_v": {"sum": [12.0, {"sine": {"amplitude": 0.2, "period_s": 60}}]}
+      },
+      "faults": [                                 # each applies from start_s until end_s (or forever)
+        {"kind": "stuck", "quantity": "temperature_c", "start_s": 600, "value": 20.0},   # value omitted: frozen
+        {"kind": "noise", "quantity": "humidity_pct", "std": 0.5},
+        {"kind": "drift", "quantity": "pressure_pa", "per_hour": 12.0, "start_s": 0},
+        {"kind": "offset", "quantity": "temperature_c", "value": 3.0, "start_s": 100},
+        {"kind": "removed", "chip": "sht3x", "start_s": 7200, "end_s": 7300},      # the part NACKs
+        {"kind": "bus_error", "chip": "qmp6988", "start_s": 50, "end_s": 51}       # transactions fail (EIO)
+      ],
+      "vibration": {                              # the machine the accelerometer is bolted to, in g
+        "gravity_g": [0, 0, 1], "shaft_hz": 29.95, "imbalance_g": 0.02, "noise_g": 0.005,
+        "bearing": {"defect_hz": 162.2, "resonance_hz": 230, "decay_ms": 4, "start_s": 3600,
+                    "initial_g": 0.05, "growth_g_per_hour": 0.5, "max_g": 2.0, "axis": 2}
+      }
+    }
+
+Quantities the built-in sensor models read (their defaults in ``DEFAULTS``): ``temperature_c``, ``humidity_pct``,
+``pressure_pa``, ``battery_v``, ``battery_ma`` (positive charging), ``vbus_v``, ``bus_voltage_v``, ``current_a``,
+``light_lux``, ``mains_hz``; the vector ``accel_g`` comes from ``"vibration"`` and ``gyro_dps`` is zero unless
+``gyro_dps_x/y/z`` are given.
+
+The bearing model: a defect on a race is struck ``defect_hz`` times a second (for the CWRU test motor at 1797 rpm
+the inner-race defect frequency BPFI is 5.4152 x shaft = 162.2 Hz); each strike rings the structure at
+``resonance_hz`` with an exponential decay of ``decay_ms``, the classic envelope-analysis picture. The burst
+amplitude is ``initial_g`` at ``start_s`` and grows by ``growth_g_per_hour`` up to ``max_g``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ConfigError
+
+DEFAULTS = {
+    "temperature_c": 22.0,
+    "humidity_pct": 45.0,
+    "pressure_pa": 101325.0,
+    "battery_v": 3.95,
+    "battery_ma": 0.0,
+    "vbus_v": 0.0,
+    "bus_voltage_v": 12.0,
+    "current_a": 0.0,
+    "light_lux": 300.0,
+    "mains_hz": 50.0,
+    "gyro_dps_x": 0.0,
+    "gyro_dps_y": 0.0,
+    "gyro_dps_z": 0.0,
+}
+FAULT_KINDS = {"stuck", "noise", "drift", "offset", "removed", "bus_error"}
+CHIP_FAULTS = {"removed", "bus_error"}
+SPEC_KINDS = ("sine", "ramp", "csv", "steps", "sum", "const")
+
+_M64 = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """splitmix64: a fast, well-distributed hash, so noise is a pure function of (seed, name, instant)."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def _name_key(name: str) -> int:
+    h = 1469598103934665603
+    for c in name.encode():
+        h = ((h ^ c) * 1099511628211) & _M64
+    return h
+
+
+def gauss(seed: int, name: str, tick: int) -> float:
+    """A standard normal deviate determined by its arguments (Box-Muller on two hashed uniforms)."""
+    k = _mix(seed ^ _name_key(name) ^ _mix(tick & _M64))
+    u1 = ((k >> 11) + 1) / 9007199254740993.0
+    u2 = (_mix(k) >> 11) / 9007199254740992.0
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+# -- value sources ---------------------------------------------------------------------------------------------
+def _num(d, key, where, default=None):
+    v = d.get(key, default)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise ConfigError(f"environment: {where}.{key}: {v!r} is not a number", "write a number")
+    return float(v)
+
+
+def _load_csv(path: Path, time_col, value_col, where):
+    if not path.exists():
+        raise ConfigError(f"environment: {where}.csv: no file {path}", "give a path relative to the scenario file")
+    times, values = [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        cols = reader.fieldnames or []
+        for need in (time_col, value_col):
+            if need not in cols:
+                raise ConfigError(f"environment: {where}.csv: {path.name} has no column {need!r}",
+                                  f"columns are {cols}")
+        t0 = None
+        for i, row in enumerate(reader, start=2):
+            raw_t, raw_v = row[time_col].strip(), row[value_col].strip()
+            try:
+                t = float(raw_t)
+            except ValueError:
+                try:
+                    t = datetime.fromisoformat(raw_t).timestamp()
+                except ValueError:
+                    raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: time {raw_t!r} is neither "
+                                      "seconds nor an ISO date", "fix the row")
+            try:
+                v = float(raw_v)
+            except ValueError:
+                raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: value {raw_v!r} is not a number",
+                                  "fix the row")
+            t0 = t if t0 is None else t0
+            if times and t - t0 < times[-1]:
+                raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: time goes backwards",
+                                  "sort the file by time")
+            times.append(t - t0)
+            values.append(v)
+    if not times:
+        raise ConfigError(f"environment: {where}.csv: {path.name} has no rows", "give at least one row")
+    return times, values
+
+
+def make_source(spec, where: str, base: Path | None = None):
+    """Turn a quantity spec into ``f(t_s) -> float``. Raises ConfigError naming ``where`` when malformed."""
+    if isinstance(spec, bool) or spec is None:
+        raise ConfigError(f"environment: {where}: {spec!r} is not a value", f"use a number or one of {SPEC_KINDS}")
+    if isinstance(spec, (int, float)):
+        v = float(spec)
+        return lambda t: v
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in SPEC_KINDS:
+        raise ConfigError(f"environment: {where}: {spec!r} is not a value spec",
+                          f"use a number or an object with one key of {SPEC_KINDS}")
+    kind, p = next(iter(spec.items()))
+    w = f"{where}.{kind}"
+    if kind == "const":
+        v = float(p)
+        return lambda t: v
+    if kind == "sine":
+        mean, amp = _num(p, "mean", w, 0.0), _num(p, "amplitude", w, 0.0)
+        period, phase = _num(p, "period_s", w), _num(p, "phase_s", w, 0.0)
+        if period <= 0:
+            raise ConfigError(f"environment: {w}.period_s must be positive", "give the period in seconds")
+        return lambda t: mean + amp * math.sin(2 * math.pi * (t + phase) / period)
+    if kind == "ramp":
+        a, b = _num(p, "from", w), _num(p, "to", w)
+        start, over = _num(p, "start_s", w, 0.0), _num(p, "over_s", w)
+        if over <= 0:
+            raise ConfigError(f"environment: {w}.over_s must be positive", "give the ramp's duration in seconds")
+        return lambda t: a if t <= start else b if t >= start + over else a + (b - a) * (t - start) / over
+    if kind == "steps":
+        if not isinstance(p, list) or not p or not all(isinstance(s, list) and len(s) == 2 for s in p):
+            raise ConfigError(f"environment: {w}: expected [[t_s, value], ...]", "list time/value pairs")
+        pts = sorted((float(a), float(b)) for a, b in p)
+
+        def steps(t):
+            v = pts[0][1]
+            for ts, val in pts:
+                if t >= ts:
+                    v = val
+            return v
+
+        return steps
+    if kind == "sum":
+        if not isinstance(p, list) or not p:
+            raise ConfigError(f"environment: {w}: expected a list of specs", "list the parts to add")
+        parts = [make_source(s, f"{w}[{i}]", base) for i, s in enumerate(p)]
+        return lambda t: sum(f(t) for f in parts)
+    # csv
+    if not isinstance(p, (dict, str)):
+        raise ConfigError(f"environment: {w}: expected a file name or an object", "give {\"path\": ...}")
+    p = {"path": p} if isinstance(p, str) else p
+    path = Path(p.get("path", ""))
+    if base is not None and not path.is_absolute():
+        path = base / path
+    times, values = _load_csv(path, p.get("time_column", "timestamp"), p.get("column", "value"), w)
+    scale = _num(p, "time_scale", w, 1.0)
+    loop = bool(p.get("loop", False))
+    span = times[-1]
+
+    def series(t):
+        t = t * scale
+        if loop and span > 0:
+            t = t % span
+        if t <= 0:
+            return values[0]
+        if t >= span:
+            return values[-1]
+        lo, hi = 0, len(times) - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if times[mid] <= t:
+                lo = mid
+            else:
+                hi = mid
+        t0, t1 = times[lo], times[hi]
+        return values[lo] + (values[hi] - values[lo]) * (t - t0) / (t1 - t0) if t1 > t0 else values[hi]
+
+    return series
+
+
+@dataclass
+class Fault:
+    kind: str
+    target: str  # a quantity name, or a chip name / address for removed and bus_error
+    start_s: float = 0.0
+    end_s: float | None = None
+    params: dict = field(default_factory=dict)
+
+    def active(self, t: float) -> bool:
+        return t >= self.start_s and (self.end_s is None or t < self.end_s)
+
+
+@dataclass
+class Bearing:
+    defect_hz: float = 162.2
+    resonance_hz: float = 230.0
+    decay_ms: float = 4.0
+    start_s: float = 3600.0
+    initial_g: float = 0.05
+    growth_g_per_hour: float = 0.5
+    max_g: float = 2.0
+    axis: int = 2
+
+    def amplitude(self, t: float) -> float:
+        if t < self.start_s:
+            return 0.0
+        return min(self.max_g, self.initial_g + self.growth_g_per_hour * (t - self.start_s) / 3600.0)
+
+    def signal(self, t: float) -> float:
+        a = self.amplitude(t)
+        if a <= 0.0:
+            return 0.0
+        period = 1.0 / self.defect_hz
+        tau = self.decay_ms / 1000.0
+        k = math.floor((t - self.start_s) / period)
+        s = 0.0
+        # Strikes older than ~8 time constants have rung out; sum the recent ones.
+        for j in range(int(8 * tau / period) + 1):
+            tk = self.start_s + (k - j) * period
+            if tk < self.start_s:
+                break
+            dt = t - tk
+            s += math.exp(-dt / tau) * math.sin(2 * math.pi * self.resonance_hz * dt)
+        return a * s
+
+
+@dataclass
+class Vibration:
+    gravity_g: tuple = (0.0, 0.0, 1.0)
+    shaft_hz: float = 29.95
+    imbalance_g: float = 0.02
+    noise_g: float = 0.005
+    bearing: Bearing | None = None
+
+
+class Environment:
+    """Physical quantities as functions of virtual time. ``t0_ms`` is the scenario's start on the virtual clock."""
+
+    def __init__(self, sources=None, faults=(), vibration: Vibration | None = None, seed: int = 0,
+                 t0_ms: int | None = None):
+        self.sources = dict(sources or {})
+        self.faults = list(faults)
+        self.vibration = vibration or Vibration()
+        self.seed = int(seed)
+        self.t0_ms = t0_ms
+        self._frozen: dict[int, float] = {}
+
+    # -- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict | None, t0_ms: int | None = None, base: Path | None = None) -> Environment:
+        """Build from a scenario's ``"environment"`` section (keys in this module's docstring)."""
+        d = d or {}
+        if not isinstance(d, dict):
+            raise ConfigError("environment: must be an object", "see fieldnode.sim.physics for the keys")
+        unknown = set(d) - {"seed", "quantities", "faults", "vibration"}
+        if unknown:
+            raise ConfigError(f"environment: unknown key(s) {sorted(unknown)}",
+                              "allowed: seed, quantities, faults, vibration")
+        q = d.get("quantities", {})
+        if not isinstance(q, dict):
+            raise ConfigError("environment: quantities: must be an object of name -> value spec", "")
+        sources = {name: make_source(spec, f"quantities.{name}", base) for name, spec in q.items()}
+        faults = [_parse_fault(f, i) for i, f in enumerate(d.get("faults", []))]
+        vib = _parse_vibration(d.get("vibration"))
+        return cls(sources, faults, vib, d.get("seed", 0), t0_ms)
+
+    # -- time ----------------------------------------------------------------------------------------------
+    def t(self, now_ms: int) -> float:
+        """Seconds since the scenario started (the first instant asked about, unless t0_ms was given)."""
+        if self.t0_ms is None:
+            self.t0_ms = now_ms
+        return (now_ms - self.t0_ms) / 1000.0
+
+    # -- values --------------------------------------------------------------------------------------------
+    def base_value(self, name: str, t: float) -> float:
+        src = self.sources.get(name)
+        if src is not None:
+            return src(t)
+        if name in DEFAULTS:
+            return DEFAULTS[name]
+        raise KeyError(f"no quantity {name!r} in the environment")
+
+    def value_at(self, name: str, t: float) -> float:
+        v = self.base_value(name, t)
+        for i, f in enumerate(self.faults):
+            if f.target != name or f.kind in CHIP_FAULTS:
+                continue
+            if not f.active(t):
+                self._frozen.pop(i, None)
+                continue
+            if f.kind == "stuck":
+                if "value" in f.params:
+                    v = float(f.params["value"])
+                else:
+                    v = self._frozen.setdefault(i, self.base_value(name, f.start_s))
+            elif f.kind == "noise":
+                v += float(f.params.get("std", 0.0)) * gauss(self.seed, name, int(t * 1000))
+            elif f.kind == "drift":
+                v += float(f.params.get("per_hour", 0.0)) * (t - f.start_s) / 3600.0
+            elif f.kind == "offset":
+                v += float(f.params.get("value", 0.0))
+        return v
+
+    def value(self, name: str, now_ms: int) -> float:
+        return self.value_at(name, self.t(now_ms))
+
+    def accel_at(self, t: float) -> tuple[float, float, float]:
+        """Acceleration of the machine in g on three axes at ``t`` seconds (gravity included)."""
+        vb = self.vibration
+        w = 2 * math.pi * vb.shaft_hz * t
+        out = [vb.gravity_g[0] + vb.imbalance_g * math.cos(w),
+               vb.gravity_g[1] + vb.imbalance_g * math.sin(w),
+               vb.gravity_g[2]]
+        if vb.noise_g:
+            tick = int(round(t * 1e6))
+            for ax in range(3):
+                out[ax] += vb.noise_g * gauss(self.seed, "accel%d" % ax, tick)
+        if vb.bearing is not None:
+            out[vb.bearing.axis] += vb.bearing.signal(t)
+        for i, f in enumerate(self.faults):
+            if f.target == "accel_g" and f.active(t) and f.kind == "stuck":
+                out = list(self._frozen.setdefault(i, self.accel_at_base(f.start_s)))
+        return out[0], out[1], out[2]
+
+    def accel_at_base(self, t):
+        saved, self.faults = self.faults, []
+        try:
+            return self.accel_at(t)
+        finally:
+            self.faults = saved
+
+    def gyro_at(self, t: float) -> tuple[float, float, float]:
+        return tuple(self.value_at("gyro_dps_" + a, t) for a in "xyz")
+
+    # -- chip faults ---------------------------------------------------------------------------------------
+    def chip_fault(self, kind: str, chip: str, addr: int, now_ms: int) -> bool:
+        t = self.t(now_ms)
+        for f in self.faults:
+            if f.kind == kind and f.active(t) and f.target in (chip, "%#04x" % addr, str(addr)):
+                return True
+        return False
+
+
+def _parse_fault(f, i) -> Fault:
+    where = f"faults[{i}]"
+    if not isinstance(f, dict):
+        raise ConfigError(f"environment: {where}: must be an object", "see fieldnode.sim.physics")
+    kind = f.get("kind")
+    if kind not in FAULT_KINDS:
+        raise ConfigError(f"environment: {where}.kind: {kind!r} is not a fault", f"allowed: {sorted(FAULT_KINDS)}")
+    key = "chip" if kind in CHIP_FAULTS else "quantity"
+    target = f.get(key)
+    if not isinstance(target, str) or not target:
+        raise ConfigError(f"environment: {where}.{key}: missing", f"name the {key} the {kind} fault applies to")
+    start = _num(f, "start_s", where, 0.0)
+    end = f.get("end_s")
+    if end is not None:
+        end = _num(f, "end_s", where)
+        if end <= start:
+            raise ConfigError(f"environment: {where}.end_s: {end} is not after start_s {start}", "")
+    params = {k: v for k, v in f.items() if k not in ("kind", key, "start_s", "end_s")}
+    return Fault(kind, target, start, end, params)
+
+
+def _parse_vibration(v) -> Vibration:
+    if v is None:
+        return Vibration()
+    if not isinstance(v, dict):
+        raise ConfigError("environment: vibration: must be an object", "see fieldnode.sim.physics")
+    vb = Vibration()
+    allowed = {"gravity_g", "shaft_hz", "imbalance_g", "noise_g", "bearing"}
+    unknown = set(v) - allowed
+    if unknown:
+        raise ConfigError(f"environment: vibration: unknown key(s) {sorted(unknown)}", f"allowed: {sorted(allowed)}")
+    if "gravity_g" in v:
+        g = v["gravity_g"]
+        if not (isinstance(g, list) and len(g) == 3):
+            raise ConfigError("environment: vibration.gravity_g: expected [x, y, z] in g", "")
+        vb.gravity_g = tuple(float(x) for x in g)
+    for k in ("shaft_hz", "imbalance_g", "noise_g"):
+        if k in v:
+            setattr(vb, k, _num(v, k, "vibration"))
+    if v.get("bearing") is not None:
+        b = v["bearing"]
+        if not isinstance(b, dict):
+            raise ConfigError("environment: vibration.bearing: must be an object", "")
+        bearing = Bearing()
+        for k in b:
+            if not hasattr(bearing, k):
+                raise ConfigError(f"environment: vibration.bearing.{k}: unknown key",
+                                  f"allowed: {sorted(Bearing.__dataclass_fields__)}")
+            setattr(bearing, k, int(b[k]) if k == "axis" else _num(b, k, "vibration.bearing"))
+        if bearing.defect_hz <= 0 or bearing.decay_ms <= 0:
+            raise ConfigError("environment: vibration.bearing: defect_hz and decay_ms must be positive", "")
+        if bearing.axis not in (0, 1, 2):
+            raise ConfigError("environment: vibration.bearing.axis: 0, 1 or 2 (x, y, z)", "")
+        vb.bearing = bearing
+    return vb
+
+
+def core2_demo(bearing_start_s: float = 3600.0, seed: int = 1) -> dict:
+    """The "environment" section for the M5Stack Core2 demo: an ENV III (SHT3x + QMP6988) in a room with a daily
+    cycle, and an MPU6886 on a 1797 rpm motor whose inner-race bearing starts to fail at ``bearing_start_s``."""
+    return {
+        "seed": seed,
+        "quantities": {
+            "temperature_c": {"sine": {"mean": 24.0, "amplitude": 3.0, "period_s": 86400, "phase_s": -21600}},
+            "humidity_pct": {"sine": {"mean": 55.0, "amplitude": -8.0, "period_s": 86400, "phase_s": -21600}},
+            "pressure_pa": {"sine": {"mean": 101200.0, "amplitude": 150.0, "period_s": 43200}},
+            "battery_v": {"ramp": {"from": 4.10, "to": 3.60, "start_s": 0, "over_s": 7 * 86400}},
+        },
+        "faults": [{"kind": "noise", "quantity": "temperature_c", "std": 0.02}],
+        "vibration": {
+            "gravity_g": [0.0, 0.0, 1.0], "shaft_hz": 29.95, "imbalance_g": 0.03, "noise_g": 0.01,
+            "bearing": {"defect_hz": 162.2, "resonance_hz": 230.0, "decay_ms": 4.0, "start_s": bearing_start_s,
+                        "initial_g": 0.05, "growth_g_per_hour": 0.4, "max_g": 1.5, "axis": 2},
+        },
+    }

@@ -1,0 +1,119 @@
+"""Bosch BMP280 (M5Stack ENV II) at register level.
+
+Datasheet: Bosch Sensortec BST-BMP280-DS001. Memory map (section 4.2): calibration 0x88..0x9F (dig_T1..dig_P9,
+little-endian, Table 17), id 0xD0 = 0x58 (4.3.1), reset 0xE0 <- 0xB6 (4.3.2), status 0xF3 bit 3 "measuring"
+(4.3.3), ctrl_meas 0xF4 osrs_t[7:5] osrs_p[4:2] mode[1:0] (4.3.4), config 0xF5, press 0xF7..0xF9 and temp
+0xFA..0xFC as 20-bit msb/lsb/xlsb[7:4] (4.3.6-4.3.7), 0x80000 when skipped. Forced mode returns to sleep when
+done (3.6.2). Measurement time, maximum (3.8.1): 1.25 + 2.3 * T_os + 2.3 * P_os + 0.575 ms.
+
+The calibration words are the datasheet's own example (section 3.12), so the worked example holds on the model.
+Raw codes are found by inverting the datasheet's floating-point compensation (section 8.1) with bisection.
+"""
+
+import math
+
+from .base import RegisterModel
+
+# Datasheet section 3.12, Table "compensation example" trimming values.
+EXAMPLE_CALIB = dict(T1=27504, T2=26435, T3=-1000, P1=36477, P2=-10685, P3=3024, P4=2855, P5=140, P6=-7,
+                     P7=15500, P8=-14600, P9=6000)
+_OS = [0, 1, 2, 4, 8, 16, 16, 16]  # osrs_x field -> oversampling (Table 21/22)
+
+
+def t_fine_float(c, adc_t):
+    v1 = (adc_t / 16384.0 - c["T1"] / 1024.0) * c["T2"]
+    v2 = ((adc_t / 131072.0 - c["T1"] / 8192.0) ** 2) * c["T3"]
+    return v1 + v2
+
+
+def pressure_float(c, adc_p, t_fine):
+    v1 = t_fine / 2.0 - 64000.0
+    v2 = v1 * v1 * c["P6"] / 32768.0
+    v2 = v2 + v1 * c["P5"] * 2.0
+    v2 = v2 / 4.0 + c["P4"] * 65536.0
+    v1 = (c["P3"] * v1 * v1 / 524288.0 + c["P2"] * v1) / 524288.0
+    v1 = (1.0 + v1 / 32768.0) * c["P1"]
+    if v1 == 0:
+        return 0.0
+    p = 1048576.0 - adc_p
+    p = (p - v2 / 4096.0) * 6250.0 / v1
+    v1 = c["P9"] * p * p / 2147483648.0
+    v2 = p * c["P8"] / 32768.0
+    return p + (v1 + v2 + c["P7"]) / 16.0
+
+
+def _bisect(f, target, lo, hi, increasing):
+    for _ in range(40):
+        mid = (lo + hi) // 2
+        if (f(mid) < target) == increasing:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1:
+            break
+    return lo if abs(f(lo) - target) <= abs(f(hi) - target) else hi
+
+
+def raw_codes(c, t_c, p_pa):
+    adc_t = _bisect(lambda a: t_fine_float(c, a) / 5120.0, t_c, 0, (1 << 20) - 1, True)
+    tf = t_fine_float(c, adc_t)
+    adc_p = _bisect(lambda a: pressure_float(c, a, tf), p_pa, 0, (1 << 20) - 1, False)
+    return adc_t, adc_p
+
+
+class BMP280(RegisterModel):
+    chip = "bmp280"
+    addr = 0x76
+
+    def __init__(self, clock=None, addr=None, env=None, calib=None):
+        super().__init__(clock, addr, env)
+        self.calib = dict(calib or EXAMPLE_CALIB)
+        self.prom = bytearray()
+        for k in ("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"):
+            self.prom += (self.calib[k] & 0xFFFF).to_bytes(2, "little")
+        self._reset()
+
+    def _reset(self):
+        self.ctrl_meas = 0
+        self.config = 0
+        self.adc_t = self.adc_p = 0x80000
+        self._busy_until = 0
+        self._pending = None
+
+    def _latch(self):
+        if self._pending and self.now_ms() >= self._busy_until:
+            self.adc_t, self.adc_p = self._pending
+            self._pending = None
+            self.ctrl_meas &= ~0x03  # forced mode ends in sleep (3.6.2)
+
+    def write_reg(self, reg, v):
+        self._latch()
+        if reg == 0xE0 and v == 0xB6:
+            self._reset()
+        elif reg == 0xF5:
+            self.config = v
+        elif reg == 0xF4:
+            self.ctrl_meas = v
+            if v & 0x03 in (1, 2):
+                os_t, os_p = _OS[v >> 5], _OS[(v >> 2) & 7]
+                t_ms = 1.25 + 2.3 * os_t + (2.3 * os_p + 0.575 if os_p else 0)
+                self._busy_until = self.now_ms() + math.ceil(t_ms)
+                adc_t, adc_p = raw_codes(self.calib, self.value("temperature_c"), self.value("pressure_pa"))
+                self._pending = (adc_t if os_t else 0x80000, adc_p if os_p else 0x80000)
+
+    def read_reg(self, reg):
+        self._latch()
+        if 0x88 <= reg <= 0x9F:
+            return self.prom[reg - 0x88]
+        if reg == 0xD0:
+            return 0x58
+        if reg == 0xF3:
+            return 0x08 if self._pending else 0x00
+        if reg == 0xF4:
+            return self.ctrl_meas
+        if reg == 0xF5:
+            return self.config
+        if 0xF7 <= reg <= 0xFC:
+            v = self.adc_p if reg < 0xFA else self.adc_t
+            return (v >> 12, (v >> 4) & 0xFF, (v & 0xF) << 4)[(reg - 0xF7) % 3]
+        return 0
