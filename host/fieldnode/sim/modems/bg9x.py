@@ -1,0 +1,225 @@
+"""Quectel BG95 / BG96 / BG77 as their AT dialect says: "BG95 Series AT Commands Manual" / "BG96 AT Commands Manual"
+(AT+QCFG, AT+QCCID, AT+QPOWD, cited by command title) and the "BG95&BG77&BG600L Series TCP/IP Application Note" /
+"BG96 TCP/IP Application Note" (cited as "TCP/IP AN" with its section: 2.3.x commands, 2.4.x URCs, chapter 4
+error codes). The variant comes from the scenario's "model" key (bg95 by default).
+"""
+
+from .base import ATModem
+
+VARIANTS = {
+    # model: (ATI model line, revision, PWRKEY on ms, boot URCs after RDY)
+    "bg95": ("BG95-M3", "BG95M3LAR02A03", 500, (b"APP RDY",)),
+    "bg96": ("BG96", "BG96MAR02A07M1G", 100, ()),
+    "bg77": ("BG77", "BG77LAR02A04", 500, (b"APP RDY",)),
+}
+QI_TEXT = {0: "operation successful", 561: "open PDP context failed", 563: "socket identity has been used",
+           565: "DNS parse failed", 566: "socket connect failed", 567: "socket has been closed",
+           572: "operation not allowed"}
+
+
+class BG9x(ATModem):
+    MANUFACTURER = "Quectel"
+    BOOT_MS = 4500  # rough: PWRKEY to RDY (hardware design, turn-on timing)
+    PWRKEY_OFF_MS = 650  # hardware design: PWRKEY low >= 650 ms turns the module off
+    POWER_DOWN_URC = b"POWERED DOWN"
+
+    def __init__(self, clock, scenario=None):
+        variant = (scenario or {}).get("model") or "bg95"
+        if variant not in VARIANTS:
+            from ...errors import ConfigError
+
+            raise ConfigError(f"modem scenario: model {variant!r} is not one of {', '.join(VARIANTS)}")
+        self.variant = variant
+        self.MODEL, self.REVISION, self.PWRKEY_ON_MS, self._extra_urcs = VARIANTS[variant]
+        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "band": ("0", "0", "0")}
+        self.qicsgp = {}
+        self.qierr = 0
+        super().__init__(clock, scenario)
+        c = self.commands
+        c["+QCCID"] = self._qccid
+        c["+QCFG"] = self._qcfg
+        c["+QICSGP"] = self._qicsgp
+        c["+QIACT"] = self._qiact
+        c["+QIDEACT"] = self._qideact
+        c["+QIOPEN"] = self._qiopen
+        c["+QISEND"] = self._qisend
+        c["+QIRD"] = self._qird
+        c["+QICLOSE"] = self._qiclose
+        c["+QISTATE"] = self._qistate
+        c["+QIGETERROR"] = self._qigeterror
+        c["+QPOWD"] = self._qpowd
+        c["+QNWINFO"] = self._qnwinfo
+
+    def boot_urcs(self):
+        urcs = [b"RDY", *self._extra_urcs, b"+CFUN: 1"]
+        if self.sc.sim_present:
+            urcs += [b"+CPIN: READY", b"+QUSIM: 1", b"+QIND: SMS DONE"]
+        else:
+            urcs.append(b"+CPIN: NOT INSERTED")
+        return urcs
+
+    def act(self):
+        return 9 if self.qcfg["iotopmode"] == "1" else 7
+
+    def apn_for_data(self):
+        return self.qicsgp.get("apn") or self.apn
+
+    def _qccid(self, k, a, t):
+        if self._sim_error(t):
+            return
+        self.reply(t, (f"+QCCID: {self.sc.iccid}",))
+
+    # AT Commands Manual, AT+QCFG "Extended Configuration Settings": "nwscanmode", "iotopmode", "band"
+    def _qcfg(self, k, a, t):
+        if k != "set" or not a or a[0] not in self.qcfg:
+            return self.error(t, 50)
+        name = a[0]
+        if len(a) == 1:  # query form: AT+QCFG="iotopmode"
+            v = self.qcfg[name]
+            v = ",".join(v) if isinstance(v, tuple) else v
+            return self.reply(t, (f'+QCFG: "{name}",{v}',))
+        if name == "band":
+            if len(a) < 4:
+                return self.error(t, 50)
+            try:
+                vals = tuple(str(int(x, 16)) and x for x in a[1:4])
+            except ValueError:
+                return self.error(t, 50)
+            self.qcfg["band"] = vals
+        else:
+            allowed = {"nwscanmode": ("0", "1", "3"), "iotopmode": ("0", "1", "2")}[name]
+            if a[1] not in allowed:
+                return self.error(t, 50)
+            self.qcfg[name] = a[1]
+        self.reply(t, delay=100)
+
+    # TCP/IP AN 2.3.1 AT+QICSGP=<contextID>,<context_type>,<APN>,<username>,<password>,<authentication>
+    def _qicsgp(self, k, a, t):
+        if k == "set" and len(a) >= 3 and a[0].isdigit():
+            self.qicsgp = {"ctx": int(a[0]), "apn": a[2], "user": a[3] if len(a) > 3 else ""}
+            return self.reply(t)
+        if k == "set" and len(a) == 1:
+            return self.reply(t, (f'+QICSGP: 1,"{self.qicsgp.get("apn", "")}","{self.qicsgp.get("user", "")}","",0',))
+        return self.error(t, 50)
+
+    # TCP/IP AN 2.3.2 AT+QIACT: up to 150 s (network); read form +QIACT: <contextID>,<state>,<type>,<IP>
+    def _qiact(self, k, a, t):
+        if k == "read":
+            lines = ['+QIACT: 1,1,1,"10.160.0.17"'] if self.ctx_active else []
+            return self.reply(t, lines)
+        if k != "set" or not a or not a[0].isdigit():
+            return self.error(t, 50)
+        if not self.registered(t):
+            self.qierr = 561
+            return self.reply(t, (), "ERROR", delay=3000)
+        if not self.apn_ok():
+            self.qierr = 561  # the network rejects the PDN connection (ESM cause 27: missing or unknown APN)
+            return self.reply(t, (), "ERROR", delay=2500)
+        self.qierr = 0
+        due = self.reply(t, delay=1500)
+        self._at(due, self._activated)
+
+    def _activated(self, now):
+        self.ctx_active = True
+        self.last_traffic = now
+
+    # TCP/IP AN 2.3.3 AT+QIDEACT: up to 40 s
+    def _qideact(self, k, a, t):
+        self.ctx_active = False
+        for s in self.sockets.values():
+            s.close()
+        self.sockets = {}
+        self.reply(t, delay=300)
+
+    # TCP/IP AN 2.3.4 AT+QIOPEN=<contextID>,<connectID>,<service_type>,<IP_address>/<domain_name>,<remote_port>
+    # [,<local_port>[,<access_mode>]]: OK, then +QIOPEN: <connectID>,<err>
+    def _qiopen(self, k, a, t):
+        if k != "set" or len(a) < 5 or not a[1].isdigit() or a[2] not in ("TCP", "UDP") or not a[4].isdigit():
+            return self.error(t, 50)
+        sid = int(a[1])
+        due = self.reply(t)
+        if sid in self.sockets:
+            err = 563
+        elif not self.ctx_active or not self.registered(t):
+            err = 561
+        else:
+            fail = self.open_socket(sid, a[2], a[3], int(a[4]))
+            err = {None: 0, "dns": 565, "refused": 566}[fail]
+        self.qierr = err
+        self.last_traffic = t
+        self.urc(due + (self.sc.rtt_ms if a[2] == "TCP" else 200), f"+QIOPEN: {sid},{err}")
+
+    # TCP/IP AN 2.3.7 AT+QISEND=<connectID>,<send_length>: '>', data, then SEND OK / SEND FAIL / ERROR
+    def _qisend(self, k, a, t):
+        if k != "set" or len(a) < 2 or not a[0].isdigit() or not a[1].isdigit():
+            return self.error(t, 50)
+        sid, n = int(a[0]), int(a[1])
+        if sid not in self.sockets or not 0 < n <= 1460:
+            return self.reply(t, (), "ERROR")
+        self.prompt(t, n, lambda data, now, sid=sid: self._sent(sid, data, now))
+
+    def _sent(self, sid, data, now):
+        if self.reset_pending:
+            self.reset_pending = False
+            return self.reset(now)
+        if self.socket_send(sid, data, now):
+            self.reply(now, (), "SEND OK", delay=self.sc.rtt_ms // 4)
+        else:
+            self.reply(now, (), "ERROR", delay=200)
+
+    def on_socket_data(self, sid, now_ms):
+        # TCP/IP AN 2.4.2: in buffer access mode one +QIURC: "recv" until the buffer has been read empty
+        s = self.sockets.get(sid)
+        if s is not None and self.state == "on" and not getattr(s, "announced", False):
+            s.announced = True
+            self.last_traffic = now_ms
+            self.emit(f'\r\n+QIURC: "recv",{sid}\r\n'.encode())
+
+    def on_socket_closed(self, sid, now_ms):
+        # TCP/IP AN 2.4.1 +QIURC: "closed",<connectID>
+        if sid in self.sockets and self.state == "on":
+            self.emit(f'\r\n+QIURC: "closed",{sid}\r\n'.encode())
+
+    # TCP/IP AN 2.3.8 AT+QIRD=<connectID>[,<read_length>] -> +QIRD: <read_actual_length><CR><LF><data>
+    def _qird(self, k, a, t):
+        if k != "set" or not a or not a[0].isdigit():
+            return self.error(t, 50)
+        s = self.sockets.get(int(a[0]))
+        if s is None:
+            return self.reply(t, (), "ERROR")
+        n = int(a[1]) if len(a) > 1 and a[1].isdigit() else 1500
+        data = s.take(min(n, 1500))
+        if not s.pending():
+            s.announced = False
+        self.reply(t, (b"+QIRD: %d\r\n%s" % (len(data), data) if data else b"+QIRD: 0",))
+
+    # TCP/IP AN 2.3.5 AT+QICLOSE=<connectID>: up to 10 s
+    def _qiclose(self, k, a, t):
+        if k != "set" or not a or not a[0].isdigit():
+            return self.error(t, 50)
+        s = self.sockets.pop(int(a[0]), None)
+        if s is not None:
+            s.close()
+        self.reply(t, delay=100)
+
+    # TCP/IP AN 2.3.6 AT+QISTATE: +QISTATE: <connectID>,<service_type>,<IP>,<remote_port>,<local_port>,
+    # <socket_state>,<contextID>,<serverID>,<access_mode>,<AT_port>
+    def _qistate(self, k, a, t):
+        self.reply(t, [f'+QISTATE: {sid},"{s.proto}","{s.addr[0]}",{s.addr[1]},0,{4 if s.closed_by_peer else 2},'
+                       f'1,0,0,"uart1"' for sid, s in self.sockets.items()])
+
+    # TCP/IP AN, AT+QIGETERROR "Query the Last Error Code"
+    def _qigeterror(self, k, a, t):
+        self.reply(t, (f"+QIGETERROR: {self.qierr},{QI_TEXT.get(self.qierr, 'unknown error')}",))
+
+    # AT Commands Manual, AT+QPOWD=1 normal power down: OK, then POWERED DOWN
+    def _qpowd(self, k, a, t):
+        due = self.reply(t)
+        self._at(due + 300, lambda now: self.power_off(now))
+
+    # AT Commands Manual, AT+QNWINFO "Query Network Information"
+    def _qnwinfo(self, k, a, t):
+        if not self.registered(t):
+            return self.reply(t, ("+QNWINFO: No Service",))
+        rat = "NBIoT" if self.act() == 9 else "eMTC"
+        self.reply(t, (f'+QNWINFO: "{rat}","44010","LTE BAND 19",6200',))

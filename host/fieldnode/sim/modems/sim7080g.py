@@ -1,0 +1,221 @@
+"""SIMCom SIM7080G as its AT dialect says: "SIM7070_SIM7080_SIM7090 Series AT Command Manual" (V1.04), cited as
+"Manual" with the command's section title; the standard commands are in ``base.py``.
+"""
+
+from .base import ATModem
+
+# TS 27.007 <AcT>: 7 E-UTRAN (CAT-M), 9 E-UTRAN NB-S1
+_ACT = {1: 7, 2: 9, 3: 7}
+
+
+class SIM7080G(ATModem):
+    MODEL = "SIM7080"
+    MANUFACTURER = "SIMCOM INCORPORATED"
+    REVISION = "1951B17SIM7080"
+    BOOT_MS = 3500  # rough: PWRKEY release to UART ready (hardware design, power-on sequence)
+    PWRKEY_ON_MS = 1000  # hardware design: PWRKEY low >= 1 s powers on
+    PWRKEY_OFF_MS = 1200  # hardware design: PWRKEY low >= 1.2 s powers off
+    POWER_DOWN_URC = b"NORMAL POWER DOWN"
+
+    def __init__(self, clock, scenario=None):
+        self.cnmp = 2
+        self.cmnb = 1
+        self.bands = {}
+        self.cncfg = {}
+        self.pdp = {}  # pdpidx -> active
+        super().__init__(clock, scenario)
+        c = self.commands
+        c["+CCID"] = self._ccid
+        c["+CNMP"] = self._cnmp
+        c["+CMNB"] = self._cmnb
+        c["+CBANDCFG"] = self._cbandcfg
+        c["+CNCFG"] = self._cncfg
+        c["+CNACT"] = self._cnact
+        c["+CAOPEN"] = self._caopen
+        c["+CASEND"] = self._casend
+        c["+CARECV"] = self._carecv
+        c["+CACLOSE"] = self._caclose
+        c["+CASTATE"] = self._castate
+        c["+CPOWD"] = self._cpowd
+        c["+CPSI"] = self._cpsi
+
+    def boot_urcs(self):
+        # With a fixed baud rate (AT+IPR) the module reports RDY, then the SIM and SMS subsystems.
+        urcs = [b"RDY", b"+CFUN: 1"]
+        urcs.append(b"+CPIN: READY" if self.sc.sim_present else b"+CPIN: NOT INSERTED")
+        if self.sc.sim_present:
+            urcs.append(b"SMS Ready")
+        return urcs
+
+    def _reset_state(self):
+        super()._reset_state()
+        self.pdp = {}
+
+    def act(self):
+        return _ACT.get(self.cmnb, 7)
+
+    def cgmr(self):
+        return f"Revision:{self.REVISION}"
+
+    def apn_for_data(self):
+        return self.cncfg.get("apn") or self.apn
+
+    # Manual, AT+CCID "Show ICCID"
+    def _ccid(self, k, a, t):
+        if self._sim_error(t):
+            return
+        self.reply(t, (self.sc.iccid,))
+
+    # Manual, AT+CNMP "Preferred Mode Selection": 2 auto, 13 GSM, 38 LTE, 51 GSM and LTE
+    def _cnmp(self, k, a, t):
+        if k == "set" and a and a[0] in ("2", "13", "38", "51"):
+            self.cnmp = int(a[0])
+            return self.reply(t, delay=100)
+        if k == "read":
+            return self.reply(t, (f"+CNMP: {self.cnmp}",))
+        return self.error(t, 50)
+
+    # Manual, AT+CMNB "Preferred Selection between CAT-M and NB-IoT": 1 CAT-M, 2 NB-IoT, 3 both
+    def _cmnb(self, k, a, t):
+        if k == "set" and a and a[0] in ("1", "2", "3"):
+            self.cmnb = int(a[0])
+            return self.reply(t, delay=100)
+        if k == "read":
+            return self.reply(t, (f"+CMNB: {self.cmnb}",))
+        return self.error(t, 50)
+
+    # Manual, AT+CBANDCFG "Configure CAT-M or NB-IOT Band": AT+CBANDCFG=<mode>,<band>[,<band>...]
+    def _cbandcfg(self, k, a, t):
+        if k == "set" and len(a) >= 2 and a[0] in ("CAT-M", "NB-IOT") and all(x.isdigit() for x in a[1:]):
+            self.bands[a[0]] = [int(x) for x in a[1:]]
+            return self.reply(t, delay=100)
+        if k == "read":
+            lines = [f'+CBANDCFG: "{m}",{",".join(map(str, b))}' for m, b in self.bands.items()]
+            return self.reply(t, lines)
+        return self.error(t, 50)
+
+    # Manual, AT+CNCFG "PDP Configure": <pdpidx>,<ip_type>[,<APN>[,<username>,<password>[,<authentication>]]]
+    def _cncfg(self, k, a, t):
+        if k == "set" and len(a) >= 3 and a[0] in ("0", "1", "2", "3"):
+            self.cncfg = {"pdp": int(a[0]), "apn": a[2], "user": a[3] if len(a) > 3 else "",
+                          "password": a[4] if len(a) > 4 else ""}
+            return self.reply(t)
+        return self.error(t, 50)
+
+    # Manual, AT+CNACT "APP Network Active": AT+CNACT=<pdpidx>,<action>; OK, then +APP PDP: <pdpidx>,ACTIVE
+    def _cnact(self, k, a, t):
+        if k == "read":
+            lines = []
+            for i in range(4):
+                on = self.pdp.get(i, False)
+                lines.append(f'+CNACT: {i},{1 if on else 0},"{"10.160.%d.%d" % (i, 17) if on else "0.0.0.0"}"')
+            return self.reply(t, lines)
+        if k != "set" or len(a) < 2 or a[0] not in ("0", "1", "2", "3") or a[1] not in ("0", "1"):
+            return self.error(t, 50)
+        idx, on = int(a[0]), a[1] == "1"
+        if on and not self.registered(t):
+            return self.error(t, 3)  # operation not allowed before attach
+        due = self.reply(t)
+        if not on:
+            self.pdp[idx] = False
+            self.ctx_active = any(self.pdp.values())
+            return self.urc(due + 100, f"+APP PDP: {idx},DEACTIVE")
+        ok = self.apn_ok()
+
+        def done(now, idx=idx, ok=ok):
+            self.pdp[idx] = ok
+            self.ctx_active = any(self.pdp.values())
+            self.last_traffic = now
+            self.emit(f"\r\n+APP PDP: {idx},{'ACTIVE' if ok else 'DEACTIVE'}\r\n".encode())
+
+        self._at(due + 1200, done)
+
+    # Manual, AT+CAOPEN "Open a TCP/UDP Connection": -> +CAOPEN: <cid>,<result> and OK
+    def _caopen(self, k, a, t):
+        if k == "read":
+            lines = [f'+CAOPEN: {cid},0,"{s.proto}","{s.addr[0]}",{s.addr[1]}' for cid, s in self.sockets.items()]
+            return self.reply(t, lines)
+        if k != "set" or len(a) < 5 or not a[0].isdigit() or a[2] not in ("TCP", "UDP") or not a[4].isdigit():
+            return self.error(t, 50)
+        cid = int(a[0])
+        if cid in self.sockets:
+            return self.reply(t, (f"+CAOPEN: {cid},1",))  # 1: socket error (already in use)
+        if not self.ctx_active or not self.registered(t):
+            return self.reply(t, (f"+CAOPEN: {cid},21",), delay=100)  # 21: network not active
+        err = self.open_socket(cid, a[2], a[3], int(a[4]))
+        res = {None: 0, "dns": 20, "refused": 23}[err]  # 20 can't resolve host, 23 remote refuse
+        self.last_traffic = t
+        self.reply(t, (f"+CAOPEN: {cid},{res}",), delay=self.sc.rtt_ms if a[2] == "TCP" else 150)
+
+    # Manual, AT+CASEND "Send Data via an Established Connection": '>' then <datalen> bytes, then OK
+    def _casend(self, k, a, t):
+        if k != "set" or len(a) < 2 or not a[0].isdigit() or not a[1].isdigit():
+            return self.error(t, 50)
+        cid, n = int(a[0]), int(a[1])
+        if cid not in self.sockets or not 0 < n <= 1460:
+            return self.reply(t, (), "ERROR")
+        self.prompt(t, n, lambda data, now, cid=cid: self._sent(cid, data, now))
+
+    def _sent(self, cid, data, now):
+        if self.reset_pending:
+            self.reset_pending = False
+            return self.reset(now)
+        if self.socket_send(cid, data, now):
+            self.reply(now, delay=self.sc.rtt_ms // 4)
+        else:
+            self.reply(now, (), "ERROR", delay=200)
+
+    def on_socket_data(self, sid, now_ms):
+        if sid in self.sockets and self.state == "on":
+            self.last_traffic = now_ms
+            self.emit(f"\r\n+CADATAIND: {sid}\r\n".encode())
+
+    def on_socket_closed(self, sid, now_ms):
+        s = self.sockets.pop(sid, None)
+        if s is not None:
+            s.close()
+            if self.state == "on":
+                self.emit(f"\r\n+CASTATE: {sid},0\r\n".encode())
+
+    # Manual, AT+CARECV "Receive Data via an Established Connection": +CARECV: <recvlen>,<data>
+    def _carecv(self, k, a, t):
+        if k != "set" or len(a) < 2 or not a[0].isdigit() or not a[1].isdigit():
+            return self.error(t, 50)
+        s = self.sockets.get(int(a[0]))
+        if s is None:
+            return self.reply(t, (), "ERROR")
+        data = s.take(min(int(a[1]), 1460))
+        line = b"+CARECV: %d,%s" % (len(data), data) if data else b"+CARECV: 0"
+        self.reply(t, (line,))
+
+    # Manual, AT+CACLOSE "Close a TCP/UDP Connection"
+    def _caclose(self, k, a, t):
+        if k != "set" or not a or not a[0].isdigit():
+            return self.error(t, 50)
+        s = self.sockets.pop(int(a[0]), None)
+        if s is None:
+            return self.reply(t, (), "ERROR")
+        s.close()
+        self.reply(t, delay=100)
+
+    # Manual, AT+CASTATE "Query TCP/UDP Connection Status": +CASTATE: <cid>,<state>
+    def _castate(self, k, a, t):
+        self.reply(t, [f"+CASTATE: {cid},1" for cid in self.sockets])
+
+    # Manual, AT+CPOWD "Power Off": 1 = normal power off, answers NORMAL POWER DOWN
+    def _cpowd(self, k, a, t):
+        if k != "set" or a[:1] != ["1"]:
+            return self.error(t, 50)
+        self.reply(t, (), None)
+        self._at(max(t, self.busy_until) + 300, lambda now: self.power_off(now))
+
+    # Manual, AT+CPSI "Inquiring UE System Information"
+    def _cpsi(self, k, a, t):
+        if k != "read":
+            return self.error(t, 4)
+        if not self.registered(t):
+            return self.reply(t, ("+CPSI: NO SERVICE,Online",))
+        mode = "LTE NB-IOT" if self.act() == 9 else "LTE CAT-M1"
+        dbm = self.sc.rssi_dbm
+        self.reply(t, (f"+CPSI: {mode},Online,440-10,0x1A2B,27447297,360,EUTRAN-BAND19,6200,4,4,-10,{dbm - 20},"
+                       f"{dbm},15",))
