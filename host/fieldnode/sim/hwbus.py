@@ -41,6 +41,9 @@ class HwBus:
         self.on_pin = on_pin  # callable(pin, value, now_ms)
         self.on_event = on_event  # callable(text, now_ms)
         self.on_sleep = on_sleep  # callable(ms): advance others (modem sockets) as time passes
+        # Extra ops a board adds (flash blocks, RTC memory, sleep/reset, Wi-Fi, NVS: see sim/boardbus.py):
+        # op -> callable(payload) -> bytes, looked up before the built-in ops so a board can refine one.
+        self.ops: dict = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -87,6 +90,9 @@ class HwBus:
             conn.close()
 
     def handle(self, op: int, p: bytes) -> bytes:
+        fn = self.ops.get(op)
+        if fn is not None:
+            return fn(p)
         now = self.clock.now_ms()
         if op == I2C_WRITE:
             dev = self._i2c_dev(p[0], p[1])

@@ -44,9 +44,15 @@ class Pin:
     def off(self):
         self.value(0)
 
-    def irq(self, handler=None, trigger=3, wake=None):
+    def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
+        # Handlers run when the simulator reports an edge on this pin (after a light sleep it woke, or a
+        # sleep_ms); wake=SLEEP/DEEPSLEEP with trigger WAKE_LOW/WAKE_HIGH makes the pin a wake source.
         self._irq = handler
-        return None
+        _irqs[self.id] = (self, handler, trigger)
+        if wake:
+            _wake_pins[str(self.id)] = [1 if trigger == Pin.WAKE_HIGH else 0, wake]
+            _wake_conf()
+        return _IRQ(self)
 
     def __repr__(self):
         return "Pin(%d)" % self.id
@@ -198,3 +204,189 @@ class ADC:
         # 11 dB attenuation spans about 0..3.1 V (ESP32 technical reference, ADC attenuation table)
         d = _hwbus.call(_hwbus.ADC_READ, bytes([self._pin]))
         return ((d[0] << 8) | d[1]) * 3100000 // 4095
+
+
+
+# -- the rest of the ESP32 port's machine module: resets, sleep, RTC, WDT (docs.micropython.org,
+#    library/machine.html and esp32/quickref.html "Deep-sleep mode", ports/esp32/modmachine.c) ----------------
+import json
+
+# machine.reset_cause() values (library/machine.html "Constants")
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+# machine.wake_reason(): ESP-IDF's esp_sleep_get_wakeup_cause() as the port returns it
+PIN_WAKE = 2
+EXT0_WAKE = 2
+EXT1_WAKE = 3
+TIMER_WAKE = 4
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
+# Pin.irq(wake=...) and power modes
+IDLE = 1
+SLEEP = 2
+DEEPSLEEP = 4
+
+_irqs = {}
+_wake_pins = {}
+_info = None
+
+
+class _IRQ:
+    def __init__(self, pin):
+        self._pin = pin
+
+    def trigger(self):
+        return _irqs.get(self._pin.id, (0, 0, 0))[2]
+
+
+def _wake_conf():
+    _hwbus.call(_hwbus.WAKE_CONF, json.dumps({"pins": _wake_pins}).encode())
+
+
+def _boot_info():
+    global _info
+    if _info is None:
+        _info = json.loads(_hwbus.call(_hwbus.BOOT_INFO))
+    return _info
+
+
+def _run_irqs(edges):
+    for pin_id in edges:
+        h = _irqs.get(pin_id)
+        if h and h[1]:
+            h[1](h[0])
+
+
+def reset_cause():
+    return _boot_info()["reset_cause"]
+
+
+def wake_reason():
+    return _boot_info()["wake_reason"]
+
+
+def unique_id():
+    # The base MAC address from eFuse on the ESP32 (6 bytes)
+    return bytes.fromhex(_boot_info()["uid"])
+
+
+_FREQS = (20000000, 40000000, 80000000, 160000000, 240000000)
+
+
+def freq(hz=None):
+    if hz is None:
+        return _boot_info()["freq"]
+    if hz not in _FREQS and hz // 1000000 * 1000000 not in _FREQS and hz not in (20, 40, 80, 160, 240):
+        raise ValueError("frequency must be 20MHz, 40MHz, 80Mhz, 160MHz or 240MHz")
+    if hz < 1000:
+        hz *= 1000000
+    _hwbus.call(_hwbus.FREQ, struct.pack(">I", hz))
+    _boot_info()["freq"] = hz
+
+
+def deepsleep(time_ms=0):
+    # Never returns: the board powers down and boots again from the start (DEEPSLEEP_RESET).
+    _hwbus.call(_hwbus.DEEPSLEEP, struct.pack(">I", max(0, int(time_ms))))
+    while True:
+        _hwbus.call(_hwbus.SLEEP, struct.pack(">I", 1000))
+
+
+def lightsleep(time_ms=0):
+    r = json.loads(_hwbus.call(_hwbus.LIGHTSLEEP, struct.pack(">I", max(0, int(time_ms)))))
+    _boot_info()["wake_reason"] = r["wake"]
+    _run_irqs(r.get("edges", ()))
+
+
+def sleep(time_ms=0):
+    lightsleep(time_ms)
+
+
+def idle():
+    _hwbus.call(_hwbus.SLEEP, struct.pack(">I", 1))
+
+
+def reset():
+    _hwbus.call(_hwbus.RESET, b"\x00")
+    while True:
+        _hwbus.call(_hwbus.SLEEP, struct.pack(">I", 1000))
+
+
+def bootloader():
+    _hwbus.call(_hwbus.RESET, b"\x01")
+    while True:
+        _hwbus.call(_hwbus.SLEEP, struct.pack(">I", 1000))
+
+
+def soft_reset():
+    # The port raises SystemExit, which ends the REPL's program and soft-reboots the board.
+    raise SystemExit
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+def time_pulse_us(pin, pulse_level, timeout_us=1000000):
+    return -1
+
+
+class RTC:
+    _MAX_MEM = 2048  # MICROPY_HW_RTC_USER_MEM_MAX on the ESP32 port
+
+    def __init__(self, id=0):
+        pass
+
+    def init(self, datetime):
+        self.datetime(datetime)
+
+    def datetime(self, dt=None):
+        if dt is None:
+            t = time.localtime()
+            # (year, month, day, weekday, hours, minutes, seconds, subseconds)
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        secs = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
+        ms = secs * 1000 + (dt[7] // 1000 if len(dt) > 7 else 0)
+        _hwbus.call(_hwbus.RTC_SET, struct.pack(">Q", ms))
+
+    def memory(self, data=None):
+        if data is None:
+            return _hwbus.call(_hwbus.RTC_MEM)
+        data = bytes(data)
+        if len(data) > RTC._MAX_MEM:
+            raise ValueError("buffer too long")
+        _hwbus.call(_hwbus.RTC_MEM, b"\x01" + data)
+
+
+class WDT:
+    # Once started it cannot be stopped; a new WDT(...) changes the timeout (esp_task_wdt_reconfigure).
+    def __init__(self, id=0, timeout=5000):
+        if timeout <= 0:
+            raise ValueError("WDT timeout too short")
+        _hwbus.call(_hwbus.WDT_START, struct.pack(">I", timeout))
+
+    def feed(self):
+        _hwbus.call(_hwbus.WDT_FEED)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=0, **kw):
+        self._cb = None
+        if kw:
+            self.init(**kw)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=-1, callback=None):
+        # The unix port has no hardware timers; callbacks are not delivered on the virtual board.
+        self._cb = callback
+
+    def deinit(self):
+        self._cb = None

@@ -24,6 +24,20 @@ def _now_ms():
     return int.from_bytes(d, "big")
 
 
+def _mono_ms():
+    # ticks count from the board's clock, not the RTC: RTC.datetime(...) moves time() but not ticks_ms()
+    global _mono_op
+    try:
+        d = _hwbus.call(_mono_op)
+    except OSError:
+        _mono_op = _hwbus.TIME  # a bare HwBus without a board: one clock for both
+        d = _hwbus.call(_mono_op)
+    return int.from_bytes(d, "big")
+
+
+_mono_op = _hwbus.MONO
+
+
 def _sleep_ms(ms):
     if ms > 0:
         _hwbus.call(_hwbus.SLEEP, int(ms).to_bytes(4, "big"))
@@ -38,10 +52,10 @@ ticks_diff = _b.ticks_diff
 if _virtual:
 
     def ticks_ms():
-        return _now_ms() & (_PERIOD - 1)
+        return _mono_ms() & (_PERIOD - 1)
 
     def ticks_us():
-        return (_now_ms() * 1000) & (_PERIOD - 1)
+        return (_mono_ms() * 1000) & (_PERIOD - 1)
 
     def ticks_cpu():
         return ticks_us()

@@ -1,0 +1,579 @@
+"""A virtual ESP32/M5Stack board: the MicroPython unix port as the board's CPU, with the ESP32 API in front of it
+(``sim/mpy``), its littlefs root on a flash image, sensors and a modem on the hardware bus, and a virtual clock.
+
+Two ways to run one:
+
+* **Headless**, for fleets and tests: ``run_cycle()`` boots the board (boot.py, main.py on the littlefs root) and
+  returns when the firmware deep-sleeps, resets, crashes, hangs or loses power, with what it printed; ``run()``
+  repeats that, sleeping through the deep sleeps on the virtual clock. No serial port, no REPL.
+* **Interactive**: ``start()`` puts the board behind a pseudo-terminal (``.port``) and an RFC 2217 server
+  (``.url``); mpremote, ampy and esptool use it as they would a board on USB (see ``sim/console.py``).
+
+    board = VirtualBoard("m5stack-core2")
+    board.put_files({"main.py": "import machine\\nprint('hi')\\nmachine.deepsleep(60000)\\n"})
+    cycles = board.run(cycles=3)       # three wake cycles, 60 s of deep sleep between them
+    board.energy.report(board.clock.now_ms())
+
+Resets follow the ESP32 port (``machine.reset_cause()``): power-on (also a power cut, a brown-out, the EN pin),
+HARD_RESET (``machine.reset()``, a panic), WDT_RESET, DEEPSLEEP_RESET; a soft reboot keeps the previous cause.
+RTC memory survives everything but a loss of power (power cut, brown-out, EN pin).
+"""
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import boards
+from ..errors import ConfigError, DeviceError
+from ..paths import SIM_MPY, micropython_cmd
+from . import boardbus, runtime
+from .clock import VirtualClock
+from .energy import Energy
+from .flash import FlashImage, PowerCut
+from .hwbus import HwBus
+from .partitions import NvsStore, Ota, layout_for
+from .wifi import WifiModel
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+EXT0_WAKE, EXT1_WAKE, TIMER_WAKE = 2, 3, 4
+CHIP_NAMES = {"esp32": "ESP32", "esp32s3": "ESP32S3", "esp32c3": "ESP32C3"}
+# Virtual time from reset to boot.py. FACTS.md: an optimised MicroPython wake-and-sleep cycle measured about
+# 70 ms on an ESP32; a board file may give its own "boot_ms".
+DEFAULT_BOOT_MS = 70
+DEFAULT_FREQ = 160_000_000  # the ESP32 port's default CPU clock (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ_160)
+POWER_LOSS = ("powercut", "brownout", "pin_reset")
+
+
+@dataclass
+class Cycle:
+    """One boot of the board, from reset to whatever ended it."""
+
+    index: int
+    reset_cause: int
+    wake_reason: int
+    start_ms: int
+    end_ms: int
+    end: str  # deepsleep | reset | wdt | powercut | brownout | crash | repl | hang | fs_corrupted | bootloader
+    sleep_ms: int | None = None  # deep sleep requested (0: until a wake pin)
+    output: str = ""
+    rc: int | None = None
+    events: list = field(default_factory=list)
+
+
+class VirtualBoard:
+    """One simulated board. See the module docstring; every argument but ``board_name`` is optional.
+
+    ``flash_dir`` keeps the flash image (``flash.bin``) between runs (default: a fresh temporary directory).
+    ``clock`` a shared VirtualClock (default: the board's own). ``sensors``: the HwBus i2c mapping
+    {bus: {addr: I2CDevice}} (default: the board file's sensors from ``fieldnode.sim.sensors`` when present).
+    ``modem``: a UARTDevice (default: the board file's modem from ``fieldnode.sim.modems`` when present).
+    ``scenario``: {"env": ..., "modem": {...}, "wifi": {...}, "adc": {pin: raw}, "brownout_on_tx": bool}.
+    ``mac``: 6 bytes (default: derived from the flash directory). ``partitions``: "factory" or "ota".
+    """
+
+    def __init__(self, board_name, flash_dir=None, clock=None, sensors=None, modem=None, scenario=None,
+                 mac: bytes | None = None, partitions: str = "factory", env=None):
+        self.board = boards.load(board_name)
+        self.scenario = dict(scenario or {})
+        self._tmp = None
+        if flash_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix=f"fieldnode-{self.board.name}-")
+            flash_dir = self._tmp
+        self.flash_dir = Path(flash_dir)
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        self.flash = FlashImage(self.flash_dir / "flash.bin", self.board.flash_bytes)
+        self.flash.write_hook = self._write_hook
+        self.clock = clock or VirtualClock()
+        self.mac = mac or self._derive_mac()
+        self.partitions = layout_for(self.flash, self.board, partitions)
+        self.ota = Ota(self.flash, self.partitions, rollback=partitions == "ota")
+        self.nvs = NvsStore(self.flash, next((p for p in self.partitions if p.label == "nvs"), None))
+        self.events: list[dict] = []
+        self.on_event = None  # callable(event dict), e.g. a CLI printing them
+        self.energy = Energy(self.board, self.clock.now_ms())
+        self.wifi = WifiModel(self.mac, self.scenario.get("wifi"), on_state=self._wifi_state)
+        self.reset_cause, self.wake_reason = PWRON_RESET, 0
+        self.rtc_memory = b""
+        self.rtc_offset_ms = 0
+        self.freq = DEFAULT_FREQ
+        self.mode = "off"
+        self.proc = None
+        self.cycles = 0
+        self._end = None  # why the running process is being ended: (reason, details)
+        self._lock = threading.RLock()
+        self._wdt = None  # [timeout_ms, deadline_ms]
+        self._wake = {"ext0": None, "ext1": None, "pins": {}}
+        self._pin_schedule: list[tuple[int, int, int]] = []  # (t_ms, pin, level)
+        self._cut_after_writes = None
+        self._cut_at_ms = None
+        self._stop = threading.Event()
+        self.console = None
+        i2c, uart, adc = self._peripherals(sensors, modem, env)
+        self.modem = uart.get(self._modem_uart_id()) if self.board["modem"] else None
+        self.bus = HwBus(self.clock, i2c=i2c, uart=uart, adc=adc, on_event=self._fw_event)
+        boardbus.install(self, self.bus)
+        self.boot_ms = int(self.board.get("boot_ms", DEFAULT_BOOT_MS))
+
+    # -- construction -------------------------------------------------------------------------------------------
+    def _derive_mac(self) -> bytes:
+        # Espressif's OUI 24:0A:C4, then three bytes that stay the same for the same flash directory.
+        h = hashlib.sha256(str(self.flash_dir.resolve()).encode()).digest()
+        return bytes([0x24, 0x0A, 0xC4]) + h[:3]
+
+    def _modem_uart_id(self):
+        m = self.board["modem"]
+        return self.board["buses"][m["bus"]]["id"] if m else None
+
+    def _peripherals(self, sensors, modem, env):
+        i2c, adc = sensors, {}
+        if env is None and (sensors is None or not self.scenario.get("adc")):
+            try:
+                from .physics import Environment
+
+                env = Environment.from_dict(self.scenario["env"]) if "env" in self.scenario else Environment()
+            except Exception:  # the physics models are someone else's work in progress: run without them
+                env = None
+        if i2c is None:
+            i2c = {}
+            try:
+                from .sensors import build_adc, build_bus_devices
+
+                if env is not None:
+                    i2c = build_bus_devices(self.board, self.clock, env)
+                    adc = build_adc(self.board, env)
+            except ImportError:
+                pass
+        for pin, raw in (self.scenario.get("adc") or {}).items():
+            adc[int(pin)] = (lambda r: (lambda now: r))(raw)
+        uart = {}
+        if self.board["modem"]:
+            if modem is None:
+                try:
+                    from .modems import MODEMS
+
+                    modem = MODEMS[self.board["modem"]["type"]](self.clock, self.scenario.get("modem"))
+                except (ImportError, KeyError, AttributeError):
+                    modem = None
+            if modem is not None:
+                modem.on_power = self._modem_power
+                uart[self._modem_uart_id()] = modem
+        return i2c, uart, adc
+
+    # -- events and energy --------------------------------------------------------------------------------------
+    def log(self, kind: str, **fields) -> dict:
+        ev = {"t": self.clock.now_ms(), "kind": kind, **fields}
+        self.events.append(ev)
+        if self.on_event:
+            self.on_event(ev)
+        return ev
+
+    def _fw_event(self, text, now):
+        self.log("firmware", text=text)
+
+    def _modem_power(self, state: str):
+        now = self.clock.now_ms()
+        self.energy.record(now, "modem", state)
+        self.log("modem", state=state)
+        if state == "tx" and self.scenario.get("brownout_on_tx"):
+            self.request_end("brownout", answer=False)
+
+    def _wifi_state(self, state, now):
+        self.energy.record(now, "wifi", state)
+
+    # -- what the ops ask of the board --------------------------------------------------------------------------
+    def boot_info(self) -> dict:
+        return {"mode": self.mode, "reset_cause": self.reset_cause, "wake_reason": self.wake_reason,
+                "uid": self.mac.hex(), "board": self.board.name, "freq": self.freq}
+
+    def tick(self):
+        """Before every bus request: a watchdog that ran out, a power cut due at this virtual time."""
+        now = self.clock.now_ms()
+        if self._cut_at_ms is not None and now >= self._cut_at_ms:
+            self._cut_at_ms = None
+            self.request_end("powercut", answer=False)
+        if self._wdt and now >= self._wdt[1]:
+            self.request_end("wdt", answer=False)
+
+    def sleep(self, ms: int):
+        """time.sleep_ms on the board: wall time in real-time mode, otherwise the virtual clock jumps."""
+        if self.clock.realtime:
+            self._stop.wait(ms / 1000.0 / max(self.clock.speed, 1e-6))
+        else:
+            self.clock.advance(ms)
+        now = self.clock.now_ms()
+        for dev in self.bus.uart.values():
+            dev.poll(now)
+        self.tick()
+
+    def lightsleep(self, ms: int) -> dict:
+        now = self.clock.now_ms()
+        self.energy.record(now, "mcu", "light_sleep")
+        wake, at = self._next_wake(now, ms)
+        if at is None:
+            raise OSError(22, "lightsleep() without a time or a wake source would never return")
+        self.clock.advance(at - now)
+        self.energy.record(self.clock.now_ms(), "mcu", "active")
+        self.log("lightsleep", ms=at - now, wake=wake)
+        self.tick()
+        edges = [p for (t, p, _) in self._pin_schedule if t <= at]
+        self._apply_pins(at)
+        return {"wake": wake, "t": at, "edges": edges}
+
+    def set_freq(self, hz: int):
+        self.freq = hz
+        self.log("freq", hz=hz)
+
+    def wdt_start(self, ms: int):
+        now = self.clock.now_ms()
+        self._wdt = [ms, now + ms]
+        self.log("wdt", timeout_ms=ms)
+
+    def wdt_feed(self):
+        if self._wdt:
+            self._wdt[1] = self.clock.now_ms() + self._wdt[0]
+
+    def wake_conf(self, conf: dict):
+        self._wake.update(conf)
+
+    def request_end(self, reason: str, answer: bool = False, **details):
+        """End the running MicroPython process now, for ``reason``; the next boot follows from it."""
+        with self._lock:
+            if self._end is None:
+                self._end = (reason, details)
+                self.log("end", reason=reason, **details)
+            proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        return b""
+
+    # -- pins and wake sources ----------------------------------------------------------------------------------
+    def set_pin(self, pin: int, level: int, at_ms: int | None = None):
+        """Drive an input pin (a button, an alarm line) now or at a virtual time; it can wake the board."""
+        t = self.clock.now_ms() if at_ms is None else at_ms
+        self._pin_schedule.append((t, pin, 1 if level else 0))
+        self._pin_schedule.sort()
+        self._apply_pins(self.clock.now_ms())
+
+    def _apply_pins(self, now):
+        while self._pin_schedule and self._pin_schedule[0][0] <= now:
+            _, pin, level = self._pin_schedule.pop(0)
+            self.bus.pins[pin] = level
+
+    def _next_wake(self, now: int, ms: int):
+        """(wake reason, virtual time) of the first wake source after ``now``; ``ms`` 0 means no timer."""
+        best = (TIMER_WAKE, now + ms) if ms > 0 else (None, None)
+        ext0, ext1, pins = self._wake.get("ext0"), self._wake.get("ext1"), self._wake.get("pins") or {}
+        for t, pin, level in self._pin_schedule:
+            hit = None
+            if ext0 and ext0[0] == pin and ext0[1] == level:
+                hit = EXT0_WAKE
+            elif ext1 and pin in ext1[0] and ext1[1] == level:
+                hit = EXT1_WAKE
+            elif str(pin) in pins and pins[str(pin)][0] == level:
+                hit = EXT0_WAKE
+            if hit and (best[1] is None or max(t, now) < best[1]):
+                best = (hit, max(t, now))
+        return best
+
+    # -- faults ---------------------------------------------------------------------------------------------------
+    def power_cut(self):
+        """Cut the power now, wherever the firmware is. Interactive boards power up again at once."""
+        self.request_end("powercut")
+
+    def cut_power_after_writes(self, n: int):
+        """Cut the power just before the ``n``-th flash page program or sector erase from now (1 = the next)."""
+        self._cut_after_writes = n
+
+    def cut_power_at(self, t_ms: int):
+        """Cut the power when the virtual clock reaches ``t_ms`` (checked at every bus request)."""
+        self._cut_at_ms = t_ms
+
+    def _write_hook(self, off, n):
+        if self._cut_after_writes is not None:
+            self._cut_after_writes -= 1
+            if self._cut_after_writes <= 0:
+                self._cut_after_writes = None
+                raise PowerCut(f"power cut at flash {off:#x}")
+
+    # -- booting --------------------------------------------------------------------------------------------------
+    def begin_boot(self, mode: str, soft: bool = False):
+        """Reset the board's state for a boot in ``mode`` (headless, friendly, raw)."""
+        with self._lock:
+            self._end = None
+            self.mode = mode
+        if not soft:
+            self._wdt = None
+            self._wake = {"ext0": None, "ext1": None, "pins": {}}
+            self.freq = DEFAULT_FREQ
+            self.wifi.reset()
+            self.ota.on_hard_boot()
+            now = self.clock.now_ms()
+            self.energy.record(now, "mcu", "active")
+            if not self.clock.realtime:
+                self.clock.advance(self.boot_ms)
+        self.log("boot", mode=mode, reset_cause=self.reset_cause, wake_reason=self.wake_reason, soft=soft)
+
+    def conclude(self, rc: int | None) -> tuple:
+        """After the process ended: record why and set the reset cause of the next boot. Returns (reason, details)."""
+        with self._lock:
+            end = self._end
+            self.proc = None
+        if end is None:
+            if rc is not None and rc < 0:
+                end = ("crash", {"signal": -rc})
+            elif any(e["kind"] == "firmware" and e["text"] == "fs:corrupted" for e in self.events[-5:]):
+                end = ("fs_corrupted", {})
+            else:
+                end = ("exit", {"rc": rc})
+            self.log("end", reason=end[0], **end[1])
+        reason, details = end
+        now = self.clock.now_ms()
+        self.wake_reason = 0
+        if reason == "deepsleep":
+            self.reset_cause = DEEPSLEEP_RESET
+            self.energy.record(now, "mcu", "deep_sleep")
+            self.wifi.reset()
+            self.energy.record(now, "wifi", "off")
+        elif reason in ("reset", "crash", "bootloader"):
+            self.reset_cause = HARD_RESET
+        elif reason == "wdt":
+            self.reset_cause = WDT_RESET
+        elif reason in POWER_LOSS:
+            self.reset_cause = PWRON_RESET
+            self.rtc_memory = b""
+            self.energy.record(now, "mcu", "off")
+        self.mode = "off"
+        return end
+
+    def command(self, interactive: bool) -> list[str]:
+        cmd = [micropython_cmd(), "-X", f"heapsize={self.board.heap_bytes}"]
+        return cmd + (["-i"] if interactive else []) + [str(SIM_MPY / "_boot.py")]
+
+    def environ(self) -> dict:
+        env = runtime.env_for(self.bus)
+        env["MICROPYPATH"] = str(SIM_MPY)
+        return env
+
+    # -- headless ---------------------------------------------------------------------------------------------
+    def run_cycle(self, timeout_s: float = 60.0) -> Cycle:
+        """Boot once and run boot.py and main.py until the board sleeps, resets, crashes or hangs.
+
+        A firmware that neither sleeps nor returns within ``timeout_s`` of wall time is a hang: with a
+        watchdog running that is a WDT reset, without one the cycle ends as "hang".
+        """
+        if self.console is not None:
+            raise DeviceError("this board is running interactively", "stop() it before running headless cycles")
+        n0 = len(self.events)
+        start, cause, wake = self.clock.now_ms(), self.reset_cause, self.wake_reason
+        self.begin_boot("headless")
+        with self._lock:
+            self.proc = subprocess.Popen(self.command(False), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, env=self.environ(), cwd=self.flash_dir)
+            proc = self.proc
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            if self._wdt:
+                self.clock.advance(max(0, self._wdt[1] - self.clock.now_ms()))
+            self.request_end("wdt" if self._wdt else "hang")
+            out, _ = proc.communicate()
+        text = out.decode("utf-8", "replace")
+        if text:
+            self.log("output", text=text)
+        reason, details = self.conclude(proc.returncode)
+        self.cycles += 1
+        return Cycle(self.cycles, cause, wake, start, self.clock.now_ms(), reason, details.get("ms"), text,
+                     proc.returncode, self.events[n0:])
+
+    def sleep_until_wake(self, cycle: Cycle) -> bool:
+        """Let the virtual clock run through a deep sleep; False when nothing will ever wake the board."""
+        if cycle.end != "deepsleep":
+            return True
+        now = self.clock.now_ms()
+        reason, at = self._next_wake(now, cycle.sleep_ms or 0)
+        if at is None:
+            return False
+        self.clock.advance(at - now)
+        self._apply_pins(at)
+        self.wake_reason = reason
+        return True
+
+    def run(self, cycles: int | None = None, until_ms: int | None = None, timeout_s: float = 60.0) -> list[Cycle]:
+        """Wake cycles one after another until ``cycles`` ran, the clock passed ``until_ms``, or the board stops
+        (it stays awake in the REPL, hangs without a watchdog, or sleeps with no way to wake)."""
+        if cycles is None and until_ms is None:
+            raise ValueError("give cycles or until_ms")
+        out = []
+        while (cycles is None or len(out) < cycles) and (until_ms is None or self.clock.now_ms() < until_ms):
+            c = self.run_cycle(timeout_s)
+            out.append(c)
+            if c.end in ("exit", "hang", "fs_corrupted", "bootloader"):
+                break
+            if not self.sleep_until_wake(c):
+                break
+        return out
+
+    # -- files on the board's littlefs root, without a serial client --------------------------------------------
+    def put_files(self, files: dict | str | Path, dest: str = "/") -> None:
+        """Copy files onto the board's filesystem: a dict {path: str | bytes} or a host directory (recursively),
+        as ``mpremote cp -r`` would, formatting a blank filesystem first as the board's first boot does."""
+        src = self._stage(files)
+        try:
+            self._fs_script(f"_copy({str(src)!r}, {dest!r})")
+        finally:
+            if isinstance(files, dict):
+                shutil.rmtree(src, ignore_errors=True)
+
+    def read_file(self, path: str) -> bytes:
+        """A file's bytes from the board's filesystem (DeviceError if it is not there)."""
+        out = self._fs_script(f"_cat({path!r})")
+        if not out.startswith("HEX:"):
+            raise DeviceError(f"{path}: not on the board's filesystem", "list it with: mpremote fs ls")
+        return bytes.fromhex(out[4:].strip())
+
+    def list_files(self, path: str = "/") -> list[str]:
+        out = self._fs_script(f"_ls({path!r})")
+        return [line for line in out.splitlines() if line]
+
+    def _stage(self, files) -> Path:
+        if isinstance(files, dict):
+            d = Path(tempfile.mkdtemp(prefix="fieldnode-put-"))
+            for name, content in files.items():
+                p = d / name.lstrip("/")
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(content.encode() if isinstance(content, str) else bytes(content))
+            return d
+        p = Path(files)
+        if not p.is_dir():
+            raise ConfigError(f"{p}: not a directory", "give a directory of files to put on the board")
+        return p
+
+    def _fs_script(self, call: str) -> str:
+        if self.proc is not None:
+            raise DeviceError("the board is running", "use the serial port (mpremote) while it runs")
+        code = _FS_HELPERS + call + "\n"
+        self.mode = "tool"
+        env = self.environ()
+        env["MICROPYPATH"] = str(SIM_MPY)
+        r = subprocess.run([micropython_cmd(), "-X", "heapsize=262144", "-c", code], capture_output=True,
+                           env=env, timeout=60)
+        self.mode = "off"
+        if r.returncode != 0:
+            raise DeviceError(f"filesystem operation failed: {r.stderr.decode(errors='replace').strip()[-300:]}",
+                              "check the path; a power cut may have left the volume unmountable")
+        return r.stdout.decode("utf-8", "replace")
+
+    # -- interactive ----------------------------------------------------------------------------------------------
+    def start(self, download: bool = False, rfc2217: bool = True, realtime: bool = True) -> "VirtualBoard":
+        """Put the board behind a pseudo-terminal and an RFC 2217 port and power it on (``download``: strapped
+        into the ROM bootloader). ``realtime`` makes the board's own clock follow the wall clock."""
+        from .console import Console
+
+        if self.console is not None:
+            return self
+        if realtime and not self.clock.realtime:
+            self.clock.realtime = True
+            self.clock._t0 = time.monotonic()
+        self._stop.clear()
+        self.console = Console(self, rfc2217=rfc2217)
+        self.console.power_on(download=download)
+        return self
+
+    @property
+    def port(self) -> str | None:
+        return self.console.pty.path if self.console else None
+
+    @property
+    def url(self) -> str | None:
+        return self.console.rfc.url if self.console and self.console.rfc else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+        self.request_end("stopped")
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self.bus.close()
+        self.flash.close()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# MicroPython helpers for put_files/read_file/list_files: mount the board's littlefs (formatting a blank one, as
+# the first boot does) beside the host directory, then copy.
+_FS_HELPERS = """
+import vfs, os, esp32
+_src_root = None
+def _mount():
+    p = esp32.Partition.find(esp32.Partition.TYPE_DATA, label='vfs')[0]
+    try:
+        vfs.mount(p, '/flash')
+    except OSError:
+        b = bytearray(4096)
+        p.readblocks(0, b)
+        if b != b'\\xff' * 4096:
+            raise OSError(5, 'the filesystem appears to be corrupted')
+        vfs.VfsLfs2.mkfs(p)
+        vfs.mount(p, '/flash')
+def _mkdirs(path):
+    cur = ''
+    for part in path.split('/'):
+        if not part:
+            continue
+        cur += '/' + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+def _copy(src, dest):
+    _mount()
+    base = '/flash' + ('/' + dest.strip('/') if dest.strip('/') else '')
+    _mkdirs(base)
+    def walk(s, d):
+        for name, kind, *_ in os.ilistdir(s):
+            if kind == 0x4000:
+                _mkdirs(d + '/' + name)
+                walk(s + '/' + name, d + '/' + name)
+            else:
+                with open(s + '/' + name, 'rb') as fi:
+                    data = fi.read()
+                tmp = d + '/.' + name + '.tmp'
+                with open(tmp, 'wb') as fo:
+                    fo.write(data)
+                os.rename(tmp, d + '/' + name)
+    walk(src, base)
+def _cat(path):
+    _mount()
+    try:
+        with open('/flash/' + path.lstrip('/'), 'rb') as f:
+            print('HEX:' + f.read().hex())
+    except OSError:
+        print('MISSING')
+def _ls(path):
+    _mount()
+    def walk(p, rel):
+        for name, kind, *_ in os.ilistdir(p):
+            print(rel + name + ('/' if kind == 0x4000 else ''))
+            if kind == 0x4000:
+                walk(p + '/' + name, rel + name + '/')
+    walk('/flash/' + path.strip('/'), '/' + (path.strip('/') + '/' if path.strip('/') else ''))
+"""
