@@ -48,7 +48,7 @@ HEALTH_LEN = schema.size(schema.HEALTH)
 MAX_UPLINK = HEADER + MAX_REPORTS * (MAIN_LEN + HEALTH_LEN) + CMD_ACK_LEN + TAG_LEN
 MAX_REPLY = HEADER + MAX_CMDS * CMD_LEN + TAG_LEN
 MIN_UPLINK = HEADER + MAIN_LEN + TAG_LEN
-_FLAGS_OFF = schema.size(schema.MAIN[:schema.FLAGS_INDEX])
+FLAGS_OFF = schema.size(schema.MAIN[:schema.FLAGS_INDEX])
 
 # Downlink operations (reply commands): (id, op, key, value).
 OP_SET_THRESHOLD = const(1)  # key: threshold index (the application's table), value: new threshold, fixed point
@@ -103,7 +103,7 @@ def encode_report(values, health=None):
 
 def report_len(buf, off):
     """Length of the report starting at ``off`` (its flags say whether HEALTH follows)."""
-    return MAIN_LEN + (HEALTH_LEN if buf[off + _FLAGS_OFF] & schema.FLAG_HEALTH else 0)
+    return MAIN_LEN + (HEALTH_LEN if buf[off + FLAGS_OFF] & schema.FLAG_HEALTH else 0)
 
 
 def decode_report(buf, off=0):
@@ -161,7 +161,7 @@ def uplink_length(buf):
         raise ValueError(REASON_MALFORMED, "uplink with no report")
     off = HEADER
     for _ in range(n):
-        if len(buf) < off + _FLAGS_OFF + 1:
+        if len(buf) < off + FLAGS_OFF + 1:
             return 0
         off += report_len(buf, off)
     return off + (CMD_ACK_LEN if b0 & _A_BIT else 0) + TAG_LEN

@@ -1,0 +1,203 @@
+"""The collector as a pure function of datagrams: ``Collector(db_path, registry).handle(datagram, source)``
+returns the reply bytes or None. The UDP, TCP and HTTP servers (servers.py) wrap it; the simulator calls it
+in-process.
+
+Order of checks for an uplink, each failure counted by reason (REJECT_REASONS) and logged in one line:
+flood (a source over its rate), the codec's structural checks (truncated, oversized, bad_version, malformed),
+unknown_device, bad_tag, then the counter: a report at or below the device's last stored counter must be stored
+already with the same bytes (a retransmission after a lost reply: counted as a duplicate and acknowledged again);
+one that is not stored is ``too_old``, one stored with other bytes is ``replay``. Nothing of a refused uplink is
+stored. Accepted reports are stored in one transaction, then the reply acknowledges the uplink's highest counter
+and carries pending downlink commands.
+"""
+
+import json
+import logging
+import threading
+import time
+
+from ..registry import Registry
+from .db import Store
+from .fw import auth, codec, schema
+from .views import report_to_dict
+
+log = logging.getLogger("fieldnode.collector")
+
+REJECT_REASONS = ("flood", codec.REASON_TRUNCATED, codec.REASON_OVERSIZED, codec.REASON_VERSION,
+                  codec.REASON_MALFORMED, "unknown_device", codec.REASON_TAG, "too_old", "replay")
+ALARM_FLAGS = schema.FLAG_ANOMALY | schema.FLAG_HIGH | schema.FLAG_LOW | schema.FLAG_LOWBAT | schema.FLAG_SENSOR_ERR
+
+COMMANDS = {"set_threshold": codec.OP_SET_THRESHOLD, "set_interval": codec.OP_SET_INTERVAL,
+            "reboot": codec.OP_REBOOT, "diag": codec.OP_DIAG}
+
+
+class RateLimit:
+    """A token bucket per source address: ``rate`` datagrams a second, bursts of ``burst``."""
+
+    def __init__(self, rate=20.0, burst=40, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._b = {}
+        self._lock = threading.Lock()
+
+    def allow(self, source: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            tokens, t = self._b.get(source, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - t) * self.rate)
+            ok = tokens >= 1
+            self._b[source] = (tokens - 1 if ok else tokens, now)
+            if len(self._b) > 10000:  # forget idle sources so a scan of addresses cannot grow this forever
+                for k in [k for k, (tk, tt) in self._b.items() if now - tt > 60][:5000]:
+                    del self._b[k]
+            return ok
+
+
+def parse_command(name: str, value=0, key=0) -> tuple:
+    """(op, key, value) from a command name; UsageError-style ValueError naming the choices otherwise."""
+    if name not in COMMANDS:
+        raise ValueError(f"unknown command {name!r}: one of {', '.join(COMMANDS)}")
+    return COMMANDS[name], int(key), int(value)
+
+
+class Collector:
+    def __init__(self, db_path, registry=None, *, rate=20.0, burst=40, clock=time.time):
+        self.store = Store(db_path)
+        self.registry = registry if registry is not None else Registry()
+        self.limit = RateLimit(rate, burst)
+        self.clock = clock
+        self.listeners = []  # callables(event: dict): "report", "reject", "duplicate" events (live view, MQTT)
+        self._keys = {}
+        self._last_log = {}
+        self.stats = {"uplinks": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+
+    def close(self):
+        self.store.close()
+
+    # --- events and logging ---
+    def _emit(self, event):
+        for fn in list(self.listeners):
+            try:
+                fn(event)
+            except Exception as e:  # a broken listener (a broker gone) must not lose the stored report
+                log.warning("listener %s failed: %s", getattr(fn, "__name__", fn), e)
+
+    def _reject(self, reason, source, detail, device_id=None):
+        self.stats["rejected"] += 1
+        self.store.count_reject(reason, source, detail)
+        now = time.monotonic()
+        k = (source, reason)
+        if now - self._last_log.get(k, -10) >= 1.0:  # one line per source and reason a second: a flood stays quiet
+            self._last_log[k] = now
+            log.warning("refused from %s: %s (%s)", source, reason, detail)
+        self._emit({"event": "reject", "reason": reason, "source": source, "detail": detail, "device": device_id})
+        return None
+
+    def _key(self, device_id):
+        k = self._keys.get(device_id)
+        if k is None:
+            raw = self.registry.key_for(device_id)
+            if raw is None:
+                return None
+            k = self._keys[device_id] = auth.Key(raw)
+        return k
+
+    def forget_keys(self):
+        """Drop cached keys (after a key rotation in the registry)."""
+        self._keys.clear()
+
+    # --- the one entry point ---
+    def handle(self, datagram: bytes, source: str = "local"):
+        """Verify, store and answer one uplink; the reply bytes, or None when it was refused."""
+        self.stats["uplinks"] += 1
+        if not self.limit.allow(source):
+            return self._reject("flood", source, f"over {self.limit.rate:g}/s")
+        try:
+            up = codec.Uplink(bytes(datagram))
+        except ValueError as e:
+            return self._reject(e.args[0], source, e.args[1] if len(e.args) > 1 else "")
+        key = self._key(up.device_id)
+        if key is None:
+            return self._reject("unknown_device", source, f"device {up.device_id} not in the registry", up.device_id)
+        if not up.verify(key):
+            return self._reject(codec.REASON_TAG, source, f"device {up.device_id} counter {up.counter}",
+                                up.device_id)
+        return self._accept(up, key, source)
+
+    def _accept(self, up, key, source):
+        st = self.store
+        now = self.clock()
+        dev = up.device_id
+        reports = up.raw_reports()
+        with st.lock:
+            row = st.device(dev)
+            last = row[0] if row else 0
+            new, dups = [], 0
+            for ctr, raw in reports:
+                if ctr <= last:
+                    have = st.stored_raw(dev, ctr)
+                    if have is None:
+                        return self._reject("too_old", source, f"device {dev} counter {ctr} <= last {last}", dev)
+                    if have != raw:
+                        return self._reject("replay", source, f"device {dev} counter {ctr} reused", dev)
+                    dups += 1
+                else:
+                    new.append((ctr, raw))
+            decoded = [report_to_dict(dev, ctr, raw) for ctr, raw in new]
+            gaps = 1 if new and new[0][0] > last + 1 and last > 0 else 0
+            alarms = sum(1 for ctr, raw in new if raw[codec.FLAGS_OFF] & ALARM_FLAGS)
+            with st.db:
+                for (ctr, raw), d in zip(new, decoded, strict=True):
+                    st.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?)",
+                                  (dev, ctr, now, source, d["ts"], raw[codec.FLAGS_OFF], json.dumps(d), raw))
+                top = max(last, reports[-1][0])
+                st.db.execute(
+                    "INSERT INTO devices (device_id, last_counter, last_seen, last_source, reports, duplicates, gaps,"
+                    " alarms, last_alarm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
+                    "last_counter=excluded.last_counter, last_seen=excluded.last_seen, "
+                    "last_source=excluded.last_source, reports=reports+excluded.reports, "
+                    "duplicates=duplicates+excluded.duplicates, gaps=gaps+excluded.gaps, "
+                    "alarms=alarms+excluded.alarms, last_alarm=COALESCE(excluded.last_alarm, last_alarm)",
+                    (dev, top, now, source, len(new), dups, gaps, alarms, now if alarms else None))
+                if up.cmd_ack is not None:
+                    st.db.execute("UPDATE commands SET acked=? WHERE device_id=? AND cmd_id<=? AND acked IS NULL",
+                                  (now, dev, up.cmd_ack[0]))
+                pending = st.pending_commands(dev, codec.MAX_CMDS)
+                if pending:
+                    st.db.execute(f"UPDATE commands SET sent=sent+1 WHERE device_id=? AND cmd_id IN "
+                                  f"({','.join('?' * len(pending))})", (dev, *[p[0] for p in pending]))
+        self.stats["stored"] += len(new)
+        self.stats["duplicates"] += dups
+        if gaps:
+            log.info("device %d: counters %d..%d never arrived (dropped on the device or lost)", dev, last + 1,
+                     new[0][0] - 1)
+        if dups:
+            log.info("device %d: %d report(s) again from %s (a lost reply), acknowledged again", dev, dups, source)
+            self._emit({"event": "duplicate", "device": dev, "count": dups, "source": source})
+        for d in decoded:
+            self._emit({"event": "report", "source": source, "report": d})
+        return codec.encode_reply(key, dev, reports[-1][0], pending)
+
+    # --- downlink and views ---
+    def queue_command(self, device_id: int, cmd) -> int:
+        """Queue a downlink command for a device: ``cmd`` is (op, key, value) or a name such as "reboot" or
+        ("set_interval", 300). Returns its id; it rides on every reply until the device acknowledges it."""
+        if isinstance(cmd, str):
+            cmd = parse_command(cmd)
+        elif isinstance(cmd[0], str):
+            cmd = parse_command(*cmd)
+        op, key, value = cmd
+        if op not in codec.OPS:
+            raise ValueError(f"unknown command op {op}")
+        if self.registry.key_for(device_id) is None:
+            raise ValueError(f"device {device_id} is not in the registry")
+        return self.store.queue_command(device_id, op, key, value)
+
+    def status(self) -> dict:
+        """What the live view shows: devices (last report, alarms), reject counters, totals."""
+        devs = self.store.devices()
+        with self.store.lock:
+            for d in devs:
+                r = self.store.db.execute("SELECT fields FROM reports WHERE device_id=? ORDER BY counter DESC "
+                                          "LIMIT 1", (d["device_id"],)).fetchone()
+                d["last_report"] = json.loads(r[0]) if r else None
+        return {"devices": devs, "rejects": self.store.rejects(), "totals": dict(self.stats)}

@@ -1,0 +1,60 @@
+"""Views of the one schema (firmware/proto/schema.py): a report as a dict in units, the field table, and the
+SORACOM Binary Parser format string.
+
+SORACOM Binary Parser custom format (users.soracom.io, "Binary Parser / Custom Format"): space-separated fields
+``name:byte_index:type:settings``, with int/uint taking a bit length and an optional trailing operation such as
+``/100``; multi-byte values are read big-endian unless told otherwise (the Sigfox grammar it follows), which is the
+codec's byte order, so no endianness is written. bool takes a bit position (7 = most significant).
+"""
+
+from .fw import codec, schema
+
+
+def flag_names(flags: int) -> list:
+    return [name for bit, name in schema.FLAG_NAMES if flags & bit and bit != schema.FLAG_HEALTH]
+
+
+def _scaled(value: int, scale: int):
+    return value if scale == 1 else round(value / scale, 6)
+
+
+def report_to_dict(device_id: int, counter: int, raw: bytes) -> dict:
+    """One report in units: {"device", "counter", "ts", "flags": [...], <MAIN fields>, "health": {...}|None}."""
+    main, health, _ = codec.decode_report(raw)
+    out = {"device": device_id, "counter": counter}
+    for (name, _code, scale, _unit, _doc), v in zip(schema.MAIN, main, strict=True):
+        out[name] = flag_names(v) if name == "flags" else _scaled(v, scale)
+    out["health"] = None
+    if health is not None:
+        out["health"] = {f[0]: _scaled(v, f[2]) for f, v in zip(schema.HEALTH, health, strict=True)}
+    return out
+
+
+def fields() -> list:
+    """The field table: [{"block", "name", "type", "bytes", "scale", "unit", "meaning"}]."""
+    rows = []
+    for block, table in (("main", schema.MAIN), ("health", schema.HEALTH)):
+        for name, code, scale, unit, doc in table:
+            rows.append({"block": block, "name": name, "type": ("u" if code.isupper() else "i") +
+                         str(8 * schema.SIZES[code]), "bytes": schema.SIZES[code], "scale": scale, "unit": unit,
+                         "meaning": doc})
+    return rows
+
+
+def soracom_format() -> str:
+    """A Binary Parser format for an uplink carrying one report: header, MAIN fields, event flags as bools.
+    Batched uplinks and the optional HEALTH block need the collector (or a Funk/Funnel function) to decode."""
+    parts = ["version:0:uint:3", "cmdack:0:bool:4", "deviceId:1:uint:32", "counter:5:uint:32"]
+    off = codec.HEADER
+    for name, code, scale, _unit, _doc in schema.MAIN:
+        bits = 8 * schema.SIZES[code]
+        if name == "flags":
+            for bit, fname in schema.FLAG_NAMES:
+                if bit != schema.FLAG_HEALTH:
+                    parts.append(f"{fname}:{off}:bool:{bit.bit_length() - 1}")
+        else:
+            kind = "uint" if code.isupper() else "int"
+            op = f":/{scale}" if scale != 1 else ""
+            parts.append(f"{name}:{off}:{kind}:{bits}{op}")
+        off += schema.SIZES[code]
+    return " ".join(parts)
