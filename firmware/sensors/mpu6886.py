@@ -107,7 +107,11 @@ class MPU6886:
         Returns the number of samples (n). Raises OSError if the bus fails."""
         if n < 0:
             n = len(ax)
-        i2c, addr, views, buf = self.i2c, self.addr, self._views, self._buf
+        # one name per line: a 4-item tuple assignment would build (allocate) a tuple
+        i2c = self.i2c
+        addr = self.addr
+        views = self._views
+        buf = self._buf
         per_ms = 1000 // self.rate_hz
         self._fifo_restart()
         got = 0
