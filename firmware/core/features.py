@@ -98,6 +98,8 @@ class Features:
         self.gshift = array("i", [0] * nb)
         self._coef = array("i", [0] * nb)
         self._guard = array("i", [0] * nb)
+        self._cos = array("i", [0] * nb)  # cos w, Q28
+        self._sin = array("i", [0] * nb)  # sin w, Q28
         self.fs = fs
         self.freqs = tuple(bands)
         for j in range(nb):
@@ -110,6 +112,8 @@ class Features:
                 raise ValueError("band %s Hz is outside (0, fs/2) for fs=%s Hz or within fs/6400 of an end"
                                  % (f, fs))
             self._coef[j] = int(round(2 * math.cos(w) * (1 << 28)))
+            self._cos[j] = int(round(math.cos(w) * (1 << 28)))
+            self._sin[j] = int(round(sw * (1 << 28)))
             g = 0
             while (1 << g) * sw < 1:  # 2**g >= 1/sin(w): the recurrence's gain bound
                 g += 1
@@ -281,17 +285,24 @@ def _band(out, j, window, n, m, d, k):
     k.goertzel(window, n, m, sh, c, p)
     s1 = p[17]
     s2 = p[18]
-    a1 = s1 if s1 >= 0 else -s1
-    a2 = s2 if s2 >= 0 else -s2
-    t = fixed.bits(a1 if a1 > a2 else a2) - 13  # bring both under 2**13
+    # X = s1 - s2 * exp(-iw): re and im straight from the state (no s1**2 + s2**2 - c s1 s2 cancellation)
+    re = s1 - _mulq28(out._cos[j], s2)  # |re| < 2**28
+    im = _mulq28(out._sin[j], s2)
+    a1 = re if re >= 0 else -re
+    a2 = im if im >= 0 else -im
+    t = fixed.bits(a1 if a1 > a2 else a2) - 14  # bring both under 2**14
     if t >= 0:
-        s1 >>= t
-        s2 >>= t
+        re >>= t
+        im >>= t
     else:
-        s1 <<= -t
-        s2 <<= -t
-    pw = s1 * s1 + s2 * s2 - (((c >> 14) * s1) >> 14) * s2  # |X|**2 / 4**t, < 2**29
-    if pw < 0:
-        pw = 0
-    # amplitude Q4 = 32 * sqrt(pw) * 2**(t + sh) / n
-    out.band[j] = fixed.shift(((fixed.isqrt(pw) << 15) // n), t + sh + 5 - 15)
+        re <<= -t
+        im <<= -t
+    # amplitude Q4 = 32 * |X| * 2**sh / n, |X| = sqrt(re**2 + im**2) * 2**t
+    out.band[j] = fixed.shift(((fixed.isqrt(re * re + im * im) << 15) // n), t + sh + 5 - 15)
+
+
+def _mulq28(a, x):
+    # a * x / 2**28 for |a| <= 2**28, |x| < 2**27, in 14-bit halves (every product < 2**28; error in [0, 2))
+    ah = a >> 14
+    xh = x >> 14
+    return ah * xh + ((ah * (x & 0x3FFF) + (a & 0x3FFF) * xh) >> 14)
