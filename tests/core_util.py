@@ -61,7 +61,7 @@ def cpython_features(window, fs=0, bands=()):
 def as_named(v, band, gshift):
     from core import features
 
-    d = dict(zip(features.NAMES, v))
+    d = dict(zip(features.NAMES, v, strict=False))
     for j, x in enumerate(band):
         d[f"band{j}_q4"] = x
     d["gshift"] = gshift

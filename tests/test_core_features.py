@@ -70,7 +70,7 @@ def _check_bounds(named, w, bands=BANDS):
 def test_viper_equals_twin_under_micropython_and_cpython(tmp_path_factory, ws):
     rows = run_windows(tmp_path_factory.mktemp("w"), ws, FS, BANDS)
     assert len(rows) == len(ws)
-    for w, row in zip(ws, rows):
+    for w, row in zip(ws, rows, strict=True):
         assert row["viper"] == row["twin"], f"viper != twin for n={len(w)}"
         assert row["vband"] == row["tband"]
         v, b, g = cpython_features(w, FS, BANDS)
@@ -81,7 +81,7 @@ def test_windows_that_overflow_naive_32bit_sums(tmp_path):
     # a naive sum of squares of 4096 samples of -32768 is 2**42: these would wrap in a 32-bit viper int
     assert sum(x * x for x in EXTREMES[0]) >= 2**42
     rows = run_windows(tmp_path, EXTREMES, FS, BANDS)
-    for w, row in zip(EXTREMES, rows):
+    for w, row in zip(EXTREMES, rows, strict=True):
         assert row["viper"] == row["twin"]
         assert row["vband"] == row["tband"]
         _check_bounds(as_named(row["viper"], row["vband"], row["gshift"]), w)
@@ -178,7 +178,8 @@ f = features.Features(fs=3200, bands=(29.95, 162.2))
 w = array('h', bytearray(8192))
 for i in range(4096):
     w[i] = int(12000 * math.sin(i * 0.3))
-x = array('h', bytearray(512)); y = array('h', bytearray(512)); z = array('h', bytearray(512)); m = array('h', bytearray(512))
+x = array('h', bytearray(512)); y = array('h', bytearray(512))
+z = array('h', bytearray(512)); m = array('h', bytearray(512))
 for i in range(256):
     x[i] = 1000; y[i] = -2000 + i; z[i] = 30000
 features.compute(w, f)
@@ -214,7 +215,7 @@ print(list(a) == list(b), list(a))
     xs = [0, 3, -32768, 16383, 16384, 32767, -100]
     ys = [0, 4, -32768, 16383, 0, 32767, 7]
     zs = [0, 0, -32768, 16383, 0, 32767, -3]
-    for g, a, b, c in zip(got, xs, ys, zs):
+    for g, a, b, c in zip(got, xs, ys, zs, strict=True):
         ref = min(32767, math.sqrt(a * a + b * b + c * c))
         big = max(abs(a), abs(b), abs(c)) >= 2**14
         assert ref - (4 if big else 1) < g <= ref
