@@ -92,6 +92,11 @@ class Collector:
         self._emit({"event": "reject", "reason": reason, "source": source, "detail": detail, "device": device_id})
         return None
 
+    def refuse(self, reason, source, detail):
+        """Count and log a refusal a transport decided on its own (an HTTP body too large to read)."""
+        self.stats["uplinks"] += 1
+        return self._reject(reason, source, detail)
+
     def _key(self, device_id):
         k = self._keys.get(device_id)
         if k is None:

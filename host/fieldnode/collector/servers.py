@@ -32,10 +32,10 @@ class _UDP(threading.Thread):
         self.sock.bind((host, port))
         self.sock.settimeout(0.2)
         self.address = "udp://%s:%d" % self.sock.getsockname()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 data, addr = self.sock.recvfrom(65535)
             except socket.timeout:
@@ -50,7 +50,7 @@ class _UDP(threading.Thread):
                     pass
 
     def close(self):
-        self._stop.set()
+        self._halt.set()
         self.join(2)
         self.sock.close()
 
@@ -119,10 +119,10 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         except ValueError:
             n = -1
         if n < 0:
-            c.handle(b"", src)
+            c.refuse(codec.REASON_MALFORMED, src, "HTTP POST without Content-Length")
             return self._send(411, b"Content-Length required\n", "text/plain")
         if n > codec.MAX_UPLINK:
-            c.handle(b"\x00" * (codec.MAX_UPLINK + 1), src)  # counted as oversized; the body is not read
+            c.refuse(codec.REASON_OVERSIZED, src, "HTTP body of %d bytes, at most %d" % (n, codec.MAX_UPLINK))
             self.close_connection = True
             return self._send(413, b"uplink too large\n", "text/plain")
         reply = c.handle(self.rfile.read(n), src)
