@@ -47,7 +47,7 @@ class BG9x(Cellular):
     def __init__(self, uart, cfg=None, pwrkey=None, at=None):
         Cellular.__init__(self, uart, cfg, pwrkey, at)
         self.at.on(b"+QIURC:", self._on_qiurc)
-        self.qierr = None
+        self.stale = False
 
     def _on_qiurc(self, line):
         # TCP/IP AN 2.4.1 +QIURC: "closed",<connectID>; 2.4.2 +QIURC: "recv",<connectID>; 2.4.5
@@ -59,6 +59,7 @@ class BG9x(Cellular):
             self.rx = True
         elif f[0] == "closed" and len(f) >= 2 and f[1] == str(_SID):
             self.sock = False
+            self.stale = True  # TCP/IP AN 2.4.1: the socket stays "closing" until AT+QICLOSE
         elif f[0] == "pdpdeact":
             self.active = False
             self.sock = False
@@ -113,6 +114,8 @@ class BG9x(Cellular):
         # TCP/IP AN 2.3.4 AT+QIOPEN=<contextID>,<connectID>,<service_type>,<host>,<remote_port>,<local_port>,
         # <access_mode 0=buffer access> -> OK, then +QIOPEN: <connectID>,<err> within 150 s; without it, close
         # the socket with AT+QICLOSE.
+        if self.stale:
+            self._close(dl)
         proto = b"UDP" if self.cfg["transport"] == "udp" else b"TCP"
         self._cmd(b'AT+QIOPEN=%d,%d,"%s","%s",%d,0,0' % (_CTX, _SID, proto, self.host.encode(), self.port), 1000, dl)
         line = self.at.wait(b"+QIOPEN: %d," % _SID, min(150000, max(0, self._left(dl))), dl)
@@ -144,6 +147,7 @@ class BG9x(Cellular):
             if e.kind in ("timeout", "restart"):
                 raise
         self.sock = False
+        self.stale = False
 
     def _power_off(self, dl):
         # AT Commands Manual, AT+QPOWD=1 "Power Off" (normal): OK, then POWERED DOWN when it is safe to cut power.

@@ -67,6 +67,12 @@ class Cellular(L.Link):
         return time.ticks_diff(dl, time.ticks_ms())
 
     def _cmd(self, command, timeout_ms, dl, resp=None):
+        # One retry when the answer went missing (a lost reply is the commonest modem fault), deadline allowing.
+        try:
+            return self.at.cmd(command, timeout_ms, resp, dl)
+        except ATError as e:
+            if e.kind != "timeout" or self._left(dl) <= 0:
+                raise
         return self.at.cmd(command, timeout_ms, resp, dl)
 
     def _try(self, command, timeout_ms, dl):
@@ -75,7 +81,7 @@ class Cellular(L.Link):
             self.at.cmd(command, timeout_ms, None, dl)
             return True
         except ATError as e:
-            if e.kind in ("timeout", "restart"):
+            if e.kind == "restart" or self._left(dl) <= 0:
                 raise
             return False
 
@@ -143,17 +149,25 @@ class Cellular(L.Link):
             time.sleep_ms(500)
 
     def _identity(self, dl):
-        # Identities are read once per boot of the firmware (cheap, and what diagnostics need first).
+        # Identities are read once per boot of the firmware (cheap, and what diagnostics need first). A missing
+        # or garbled answer leaves the field None; it is not worth failing the uplink for.
         i = self.ident
-        if i["iccid"] is None:
-            i["iccid"] = _digits(self._cmd(self.CCID, 2000, dl), self.CCID_PREFIX, 18)
-        if i["imsi"] is None:
-            i["imsi"] = _digits(self._cmd(b"AT+CIMI", 2000, dl), None, 14)  # TS 27.007 section 5.6
-        if i["imei"] is None:
-            i["imei"] = _digits(self._cmd(b"AT+GSN", 2000, dl), None, 15)  # TS 27.007 section 5.4 (+CGSN)
-        if i["fw"] is None:
-            lines = self._cmd(b"AT+CGMR", 2000, dl)  # TS 27.007 section 5.3
-            i["fw"] = lines[0].decode() if lines else None
+        for key, command, prefix, least in (("iccid", self.CCID, self.CCID_PREFIX, 18),
+                                            ("imsi", b"AT+CIMI", None, 14),  # TS 27.007 section 5.6
+                                            ("imei", b"AT+GSN", None, 15),  # TS 27.007 section 5.4 (+CGSN)
+                                            ("fw", b"AT+CGMR", None, 0)):  # TS 27.007 section 5.3
+            if i[key] is not None:
+                continue
+            try:
+                lines = self._cmd(command, 2000, dl)
+            except ATError as e:
+                if e.kind == "restart" or self._left(dl) <= 0:
+                    raise
+                continue
+            if least:
+                i[key] = _digits(lines, prefix, least)
+            elif lines:
+                i[key] = lines[-1].decode()
 
     def _cereg(self, dl):
         # AT+CEREG? read form: +CEREG: <n>,<stat>[,[<tac>],[<ci>],[<AcT>][,<cause_type>,<reject_cause>
@@ -174,19 +188,30 @@ class Cellular(L.Link):
     def _registered(self, dl):
         if not self._try(b"AT+CEREG=4", 300, dl):
             self._try(b"AT+CEREG=2", 300, dl)
-        return self._cereg(dl) in (1, 5)
+        try:
+            return self._cereg(dl) in (1, 5)
+        except ATError as e:
+            if e.kind == "restart":
+                raise
+            return False
 
     def _register(self, dl):
+        stat = self.stat
         while True:
-            stat = self._cereg(dl)
-            if stat in (1, 5):
-                return True
-            if stat == 3:
-                return self._fail("registration denied by the network (+CEREG: 3): the SIM is not allowed here "
-                                  "(inactive subscription, or roaming not allowed)")
+            try:
+                stat = self._cereg(dl)
+                if stat in (1, 5):
+                    return True
+                if stat == 3:
+                    return self._fail("registration denied by the network (+CEREG: 3): the SIM is not allowed here "
+                                      "(inactive subscription, or roaming not allowed)")
+                self._signal(dl)
+            except ATError as e:
+                if e.kind == "restart":
+                    raise
+                stat = self.stat  # a lost or garbled answer: ask again, deadline allowing
             left = self._left(dl)
             if left <= 0:
-                self._signal(time.ticks_add(time.ticks_ms(), 1000))
                 return self._fail("not registered before the deadline: %s, signal %s" % (
                     L.REG_NAMES.get(stat, "unknown"), "none" if self.rssi == 99 else "%d dBm" % L.csq_dbm(self.rssi)))
             self.at.wait(b"+CEREG:", min(_REG_POLL, left), dl)

@@ -52,7 +52,7 @@ class ATModem(UARTDevice):
         super().__init__(clock)
         self.sc = Scenario(scenario)
         self.t0 = self.now_ms()
-        self.on_power = None
+        self._on_power = None
         self.power_state = None
         self.state = "off"  # off | booting | on | psm
         self.commands = {}
@@ -71,6 +71,17 @@ class ATModem(UARTDevice):
         if self.sc.power_on:
             self._boot(self.t0, delay=0)
         self._update_power(self.t0)
+
+    @property
+    def on_power(self):
+        return self._on_power
+
+    @on_power.setter
+    def on_power(self, cb):
+        """callable(state): told the current state at once, then every change."""
+        self._on_power = cb
+        if cb is not None and self.power_state is not None:
+            cb(self.power_state)
 
     # -- state ----------------------------------------------------------------------------------------------
     def _reset_state(self):
@@ -202,8 +213,8 @@ class ATModem(UARTDevice):
         s = self._power_now(now_ms)
         if s != self.power_state:
             self.power_state = s
-            if self.on_power:
-                self.on_power(s)
+            if self._on_power:
+                self._on_power(s)
 
     def psm_entry_ms(self):
         """Virtual ms when the modem will enter PSM on its own, or None."""
