@@ -27,14 +27,18 @@ def run(args):
             "sensors": [s["type"] for s in b["sensors"]],
             "modem": (b["modem"] or {}).get("type"), "wifi": b["wifi"],
             "deep_sleep_ma": b.power("deep_sleep_ma"),
+            "deep_sleep_range_ma": list(b.power_range("deep_sleep_ma")[::2]),
         })
     if args.json:
         print(json.dumps({"boards": rows, "errors": errors}, indent=2))
     else:
         w = max((len(r["name"]) for r in rows), default=4)
-        print(f"{'board':<{w}}  {'chip':<8} {'modem':<9} {'sleep':>8}  sensors")
+        print(f"{'board':<{w}}  {'chip':<8} {'modem':<9} {'deep sleep':>16}  sensors")
         for r in rows:
-            print(f"{r['name']:<{w}}  {r['chip']:<8} {r['modem'] or 'wifi':<9} {r['deep_sleep_ma']:>6.3f}mA  "
+            lo, hi = r["deep_sleep_range_ma"]
+            spread = f" ({lo:g}-{hi:g})" if lo != hi else ""
+            sleep = f"{r['deep_sleep_ma']:g}{spread} mA"
+            print(f"{r['name']:<{w}}  {r['chip']:<8} {r['modem'] or 'wifi':<9} {sleep:>16}  "
                   f"{', '.join(r['sensors'])}")
         for e in errors:
             print(f"error: {e}")
