@@ -90,6 +90,7 @@ class VirtualBoard:
         self.flash.write_hook = self._write_hook
         self.clock = clock or VirtualClock()
         self.mac = mac or self._derive_mac()
+        self._layout = partitions
         self.partitions = layout_for(self.flash, self.board, partitions)
         self.ota = Ota(self.flash, self.partitions, rollback=partitions == "ota")
         self.nvs = NvsStore(self.flash, next((p for p in self.partitions if p.label == "nvs"), None))
@@ -174,6 +175,8 @@ class VirtualBoard:
 
     def _fw_event(self, text, now):
         self.log("firmware", text=text)
+        if self.console is not None:
+            self.console.firmware_event(text)
 
     def _modem_power(self, state: str):
         now = self.clock.now_ms()
@@ -315,6 +318,10 @@ class VirtualBoard:
             self._wake = {"ext0": None, "ext1": None, "pins": {}}
             self.freq = DEFAULT_FREQ
             self.wifi.reset()
+            # esptool may have written a new partition table: read it again, as the bootloader does at reset
+            self.partitions = layout_for(self.flash, self.board, self._layout)
+            self.ota = Ota(self.flash, self.partitions, rollback=self._layout == "ota")
+            self.nvs = NvsStore(self.flash, next((p for p in self.partitions if p.label == "nvs"), None))
             self.ota.on_hard_boot()
             now = self.clock.now_ms()
             self.energy.record(now, "mcu", "active")
@@ -428,7 +435,7 @@ class VirtualBoard:
         as ``mpremote cp -r`` would, formatting a blank filesystem first as the board's first boot does."""
         src = self._stage(files)
         try:
-            self._fs_script(f"_copy({str(src)!r}, {dest!r})")
+            self._fs_script(f"_copy({str(src)!r}, {dest!r})", write=True)
         finally:
             if isinstance(files, dict):
                 shutil.rmtree(src, ignore_errors=True)
@@ -457,16 +464,13 @@ class VirtualBoard:
             raise ConfigError(f"{p}: not a directory", "give a directory of files to put on the board")
         return p
 
-    def _fs_script(self, call: str) -> str:
-        if self.proc is not None:
+    def _fs_script(self, call: str, write: bool = False) -> str:
+        # Reading while the board runs is safe (a littlefs mount does not write); writing beside it is not.
+        if write and self.proc is not None:
             raise DeviceError("the board is running", "use the serial port (mpremote) while it runs")
         code = _FS_HELPERS + call + "\n"
-        self.mode = "tool"
-        env = self.environ()
-        env["MICROPYPATH"] = str(SIM_MPY)
         r = subprocess.run([micropython_cmd(), "-X", "heapsize=262144", "-c", code], capture_output=True,
-                           env=env, timeout=60)
-        self.mode = "off"
+                           env=self.environ(), timeout=60)
         if r.returncode != 0:
             raise DeviceError(f"filesystem operation failed: {r.stderr.decode(errors='replace').strip()[-300:]}",
                               "check the path; a power cut may have left the volume unmountable")
@@ -498,10 +502,10 @@ class VirtualBoard:
 
     def stop(self) -> None:
         self._stop.set()
-        if self.console is not None:
-            self.console.close()
-            self.console = None
+        console, self.console = self.console, None
         self.request_end("stopped")
+        if console is not None:
+            console.close()
         self.proc = None
 
     def close(self) -> None:
