@@ -1,0 +1,51 @@
+"""``fieldnode deploy``: build the firmware for a board and upload what changed."""
+
+import json
+import sys
+
+from ..deploy import deploy
+from ..device import connect
+from ..errors import ConfigError
+
+
+def register(sub):
+    p = sub.add_parser(
+        "deploy", help="build the firmware bundle and upload only what changed",
+        description="Compile every firmware module with mpy-cross for the board's architecture, compare sha256 "
+                    "hashes on the device, upload changed files (each written to a temporary name and renamed), "
+                    "verify, and remove stale .py files that would shadow a new .mpy. The device's config, key, "
+                    "queue and state are never touched unless --config ... --overwrite-config is given.",
+        epilog="example: fieldnode deploy --board m5stack-core2 --port /dev/ttyUSB0")
+    p.add_argument("--board", required=True, help="board name (see: fieldnode boards)")
+    p.add_argument("--port", required=True, help="serial port, pty path, rfc2217:// or socket:// URL")
+    p.add_argument("--config", help="a config JSON to write to the device when it has none")
+    p.add_argument("--overwrite-config", action="store_true", help="replace the device's config with --config")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    config = None
+    if args.config:
+        try:
+            with open(args.config) as f:
+                config = json.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"no such config file: {args.config}")
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{args.config}: not valid JSON at line {e.lineno}: {e.msg}")
+
+    def progress(done, total, path):
+        if not args.json:
+            pct = 100 * done // max(total, 1)
+            print(f"\r  [{'#' * (pct // 5):<20}] {pct:3d}% {path:<40}", end="", file=sys.stderr, flush=True)
+
+    with connect(args.port) as dev:
+        res = deploy(dev, args.board, config=config, overwrite_config=args.overwrite_config, progress=progress)
+    if res.uploaded and not args.json:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(res.__dict__, indent=2))
+    else:
+        print(res.summary())
+    return 0

@@ -1,0 +1,109 @@
+"""Deploy the firmware bundle to a board: build it for the board's architecture, upload only what changed.
+
+Hashes are compared on the device (sha256 of each file, computed there in one exec), so a second deploy with no
+change sends nothing but that one request. Each file is written to a temporary name and renamed, so a power cut
+mid-deploy leaves every module either old or new. Device-owned files (``config.json``, the device key, the
+queue, state) are never in the bundle, so a deploy cannot overwrite them; ``--config`` writes a config only
+where there is none, unless ``overwrite_config`` is asked for.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from . import build
+from .device import Device
+from .errors import ConfigError
+
+PROTECTED = ("config.json", "key.bin", "state", "queue")
+
+_HASH_ON_DEVICE = """
+import hashlib, binascii
+def _h(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    b = bytearray(512)
+    while True:
+        n = f.readinto(b)
+        if not n:
+            break
+        h.update(b if n == 512 else b[:n])
+    f.close()
+    return binascii.hexlify(h.digest()).decode()
+print(repr({p: _h(p) for p in %r}))
+"""
+
+@dataclass
+class DeployResult:
+    board: str
+    uploaded: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    unchanged: int = 0
+    bytes_sent: int = 0
+    seconds: float = 0.0
+    config_written: bool = False
+
+    def summary(self) -> str:
+        return (f"deployed {self.board}: {len(self.uploaded)} uploaded ({self.bytes_sent} bytes), "
+                f"{self.unchanged} unchanged, {len(self.removed)} stale removed, in {self.seconds:.1f} s")
+
+
+def _literal(text: str):
+    import ast
+
+    return ast.literal_eval(text.strip().splitlines()[-1])
+
+
+def _mkdirs(dev: Device, paths) -> None:
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)})
+    if dirs:
+        dev.exec("import os\nfor d in %r:\n try:\n  os.mkdir(d)\n except OSError:\n  pass" % (dirs,))
+
+
+def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_config: bool = False,
+           progress=None) -> DeployResult:
+    """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done."""
+    t0 = time.monotonic()
+    bundle = build.build(board_name)
+    res = DeployResult(bundle.board)
+    local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
+    want = {path: hashlib.sha256(p.read_bytes()).hexdigest() for path, p in local.items()}
+    have = _literal(dev.exec(_HASH_ON_DEVICE % (sorted(want),)))
+    changed = [p for p in sorted(want) if have.get(p) != want[p]]
+    res.unchanged = len(want) - len(changed)
+    _mkdirs(dev, changed)
+    total = sum(local[p].stat().st_size for p in changed)
+    for path in changed:
+        data = local[path].read_bytes()
+        dev.write_file(path, data)
+        res.bytes_sent += len(data)
+        res.uploaded.append(path)
+        if progress:
+            progress(res.bytes_sent, total, path)
+    if changed:
+        after = _literal(dev.exec(_HASH_ON_DEVICE % (changed,)))
+        bad = [p for p in changed if after.get(p) != want[p]]
+        if bad:
+            from .errors import DeviceError
+
+            raise DeviceError(f"verify failed for {', '.join(bad)}", "run deploy again; if it repeats, reflash")
+    # A stale .py beside a deployed .mpy would shadow it (MicroPython tries .py first): remove those.
+    twins = [p[:-4] + ".py" for p in want if p.endswith(".mpy")]
+    stale = _literal(dev.exec("import os\ndef _e(p):\n try:\n  os.stat(p)\n  return 1\n except OSError:\n"
+                              "  return 0\nprint(repr([p for p in %r if _e(p)]))" % (twins,)))
+    if stale:
+        dev.exec("import os\nfor p in %r:\n os.remove(p)" % (stale,))
+        res.removed = stale
+    if config is not None:
+        if not isinstance(config, dict):
+            raise ConfigError("config must be a JSON object")
+        exists = _literal(dev.exec("import os\nprint(repr('config.json' in os.listdir()))"))
+        if not exists or overwrite_config:
+            dev.write_file("config.json", json.dumps(config, sort_keys=True).encode())
+            res.config_written = True
+    res.seconds = time.monotonic() - t0
+    return res

@@ -1,0 +1,111 @@
+"""A connection to a MicroPython board over a serial port: mpremote's transport used as a library.
+
+``connect(port)`` opens ``/dev/ttyUSB0``, a pseudo-terminal, ``rfc2217://...`` or ``socket://...`` (pyserial's
+URLs, as esptool and mpremote do) and turns the ways this goes wrong into one-line errors with a hint: no such
+port, port busy, not a MicroPython board. Everything above this module talks to the board through ``Device``.
+"""
+
+import ast
+import errno
+import os
+
+import serial
+from mpremote.transport import TransportError, TransportExecError
+from mpremote.transport_serial import SerialTransport
+
+from .errors import DeviceError
+
+
+class Device:
+    """A board in raw REPL. ``exec``/``eval`` run code on it; use as a context manager."""
+
+    def __init__(self, transport: SerialTransport, port: str):
+        self.t = transport
+        self.port = port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            if self.t.in_raw_repl:
+                self.t.exit_raw_repl()
+        except (OSError, serial.SerialException, TransportError):
+            pass
+        try:
+            self.t.close()
+        except (OSError, serial.SerialException):
+            pass
+
+    def exec(self, code: str, timeout: int = 30) -> str:
+        """Run ``code``; return what it printed. A Python error on the board raises DeviceError with its last line."""
+        try:
+            out = self.t.exec_raw(code, timeout=timeout)
+        except TransportError as e:
+            raise DeviceError(f"{self.port}: the board stopped answering ({e})",
+                              "check the cable; press reset; is another program using the port?")
+        data, err = out
+        if err:
+            last = err.decode(errors="replace").strip().splitlines()[-1:] or ["error"]
+            raise DeviceError(f"{self.port}: the board raised {last[0]}")
+        return data.decode(errors="replace")
+
+    def eval(self, expr: str):
+        return ast.literal_eval(self.exec(f"print(repr({expr}))").strip())
+
+    def write_file(self, path: str, data: bytes, chunk: int = 2048, progress=None) -> None:
+        """Write ``path`` atomically: to ``path + '.tmp'``, then rename (a power cut leaves old or new, not half)."""
+        tmp = path + ".tmp"
+        self.exec(f"f=open({tmp!r},'wb')\nw=f.write")
+        for i in range(0, len(data), chunk):
+            self.exec(f"w({bytes(data[i:i + chunk])!r})")
+            if progress:
+                progress(min(i + chunk, len(data)), len(data))
+        self.exec(f"f.close()\nimport os\nos.rename({tmp!r},{path!r})")
+
+    def read_file(self, path: str) -> bytes:
+        try:
+            return bytes(self.t.fs_readfile(path, chunk_size=2048))
+        except (OSError, TransportExecError) as e:
+            raise DeviceError(f"{self.port}: cannot read {path} on the board ({e})")
+
+
+def _probe(port: str) -> None:
+    """Open and close the port once to tell "busy" from "missing" (mpremote folds both into one message)."""
+    try:
+        s = serial.serial_for_url(port, do_not_open=True, exclusive=True)
+        s.open()
+        s.close()
+    except serial.SerialException as e:
+        text = str(e).lower()
+        if "lock" in text or "busy" in text or getattr(e, "errno", None) == errno.EBUSY:
+            raise DeviceError(f"port busy: {port}", "close the other program using it (a serial monitor, mpremote?)")
+        if "refused" in text:
+            raise DeviceError(f"nothing listens at {port}", "is the virtual board running? (fieldnode sim board)")
+        raise DeviceError(f"cannot open {port}: {e}", "check the port name and your permissions (dialout group)")
+
+
+def connect(port: str, soft_reset: bool = False, timeout: int = 10) -> Device:
+    """Open ``port`` and enter the raw REPL. Raises DeviceError with what to do when that fails."""
+    if not port:
+        raise DeviceError("no port given", "pass --port (e.g. /dev/ttyUSB0, or the path `fieldnode sim board` prints)")
+    if "://" not in port and not os.path.exists(port):
+        raise DeviceError(f"no such port: {port}", "is the board plugged in? list ports with: pyserial-ports")
+    _probe(port)
+    try:
+        t = SerialTransport(port, baudrate=115200)
+    except (TransportError, OSError, serial.SerialException) as e:
+        raise DeviceError(f"cannot open {port}: {e}", "check the port name and your permissions (dialout group)")
+    try:
+        t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
+    except (TransportError, OSError, serial.SerialException):
+        try:
+            t.close()
+        except (OSError, serial.SerialException):
+            pass
+        raise DeviceError(f"{port}: not a MicroPython board (no raw REPL answer)",
+                          "flash MicroPython first: fieldnode flash --board NAME --port PORT")
+    return Device(t, port)
