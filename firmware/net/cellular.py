@@ -94,9 +94,10 @@ class Cellular(L.Link):
                 return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
             self._try(b"ATE0", 300, dl)
             self._try(b"AT+CMEE=1", 300, dl)
+            self._identity(dl)  # IMEI and firmware answer even without a SIM: diagnostics want them
             if not self._sim(dl):
                 return False
-            self._identity(dl)
+            self._identity(dl)  # what the SIM could not say before it was ready
             if not self._registered(dl):
                 self._configure(dl)
                 if not self._register(dl):

@@ -1,0 +1,96 @@
+# AT passthrough for field diagnostics: the host runs these functions through the raw REPL (fieldnode modem PORT,
+# host/fieldnode/modem.py) to talk to the modem on the board's UART.
+#
+#     import net.passthrough as p
+#     p.at("AT+CSQ", 2000, 1, 115200)          # prints the modem's reply lines until its final result code
+#     p.diagnose("sim7080g", 1, 115200, 4, '{"apn": "soracom.io"}', 60000)   # prints one JSON line of facts
+#
+# Output is text, one reply line per printed line; bytes that are not printable ASCII are shown as \xNN so a
+# garbled modem never breaks the host's terminal.
+import sys
+import time
+
+from machine import UART
+
+_uart = None
+_FINALS = (b"OK", b"ERROR", b"SEND OK", b"SEND FAIL", b"NORMAL POWER DOWN", b"POWERED DOWN")
+
+
+def _open(uart_id, baud, tx=None, rx=None):
+    global _uart
+    if _uart is None:
+        kw = {}
+        if tx is not None:
+            kw["tx"] = tx
+        if rx is not None:
+            kw["rx"] = rx
+        _uart = UART(uart_id, baud, **kw)
+    return _uart
+
+
+def _show(line):
+    out = []
+    for b in line:
+        out.append(chr(b) if 32 <= b < 127 else "\\x%02x" % b)
+    sys.stdout.write("".join(out) + "\n")
+
+
+def _final(line):
+    return line in _FINALS or line.startswith(b"+CME ERROR:") or line.startswith(b"+CMS ERROR:")
+
+
+def at(line, timeout_ms=5000, uart_id=1, baud=115200, tx=None, rx=None):
+    # Send one command line and print every line until a final result code, a '>' prompt or the timeout.
+    u = _open(uart_id, baud, tx, rx)
+    buf = b""
+    while u.any():  # what was waiting (URCs) is shown first, as the modem said it
+        buf += u.read(u.any())
+    u.write(line.encode() + b"\r")
+    end = time.ticks_add(time.ticks_ms(), timeout_ms)
+    while True:
+        n = u.any()
+        if n:
+            buf += u.read(n)
+            while b"\n" in buf:
+                ln, buf = buf.split(b"\n", 1)
+                ln = ln.strip()
+                if ln and ln != line.encode():
+                    _show(ln)
+                    if _final(ln):
+                        return
+            if buf.strip() == b">":
+                _show(b">")
+                return
+            continue
+        if time.ticks_diff(end, time.ticks_ms()) <= 0:
+            if buf.strip() and buf.strip() != line.encode():
+                _show(buf.strip())
+            sys.stdout.write("(no final result within %d ms)\n" % timeout_ms)
+            return
+        time.sleep_ms(10)
+
+
+def diagnose(modem, uart_id, baud, pwrkey, cfg_json, deadline_ms):
+    # Run the real driver's up() and print its facts (identity, registration history, signal, errors) as JSON.
+    import json
+
+    from machine import Pin
+
+    cfg = json.loads(cfg_json) if cfg_json else {}
+    u = _open(uart_id, baud)
+    pin = Pin(pwrkey, Pin.OUT) if pwrkey is not None else None
+    if modem == "sim7080g":
+        from net.sim7080g import SIM7080G as Link
+    else:
+        from net.bg9x import BG9x as Link
+    link = Link(u, cfg, pwrkey=pin)
+    t0 = time.ticks_ms()
+    ok = link.up(deadline_ms)
+    info = link.info()
+    info["up"] = ok
+    info["up_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    info["at_stray"] = link.at.stray
+    info["at_timeouts"] = link.at.timeouts
+    if ok:
+        link.down(psm=True)
+    print(json.dumps(info))
