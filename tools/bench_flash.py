@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 
 from esptool import cmds  # noqa: E402
 from esptool.logger import TemplateLogger, log  # noqa: E402
-
 from fieldnode import espimage  # noqa: E402
 from fieldnode.sim.flash import FlashImage  # noqa: E402
 from fieldnode.sim.rom import RomBootloader  # noqa: E402

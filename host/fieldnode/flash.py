@@ -211,13 +211,17 @@ def _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, 
 def wait_for_repl(port: str, timeout: float = 10.0) -> bool:
     """After a reset: True once the board prints MicroPython's prompt (``>>> ``) or banner, False on timeout.
 
-    Sends Ctrl-C and a carriage return, as a user would at a fresh prompt."""
+    Sends Ctrl-C and a carriage return, as a user would at a fresh prompt, again every half second while the
+    board may still be booting."""
     deadline = time.monotonic() + timeout
     try:
-        with serial.serial_for_url(port, baudrate=115200, timeout=0.2) as s:
-            s.write(b"\r\x03\r")
+        with serial.serial_for_url(port, baudrate=115200, timeout=0.1) as s:
             seen = b""
+            poke = 0.0
             while time.monotonic() < deadline:
+                if time.monotonic() >= poke:
+                    s.write(b"\r\x03\r")
+                    poke = time.monotonic() + 0.5
                 seen = (seen + s.read(256))[-512:]
                 if b">>> " in seen or b"MicroPython v" in seen:
                     return True
