@@ -112,6 +112,7 @@ class VirtualBoard:
         self._pin_schedule: list[tuple[int, int, int]] = []  # (t_ms, pin, level)
         self._cut_after_writes = None
         self._cut_at_ms = None
+        self._asleep = None  # the last headless cycle, when it ended in a deep sleep not yet slept through
         self._stop = threading.Event()
         self.console = None
         i2c, uart, adc = self._peripherals(sensors, modem, env)
@@ -379,6 +380,8 @@ class VirtualBoard:
         """
         if self.console is not None:
             raise DeviceError("this board is running interactively", "stop() it before running headless cycles")
+        if self._asleep is not None:
+            self.sleep_until_wake(self._asleep)  # the last cycle went to deep sleep: it ends first
         n0 = len(self.events)
         start, cause, wake = self.clock.now_ms(), self.reset_cause, self.wake_reason
         self.begin_boot("headless")
@@ -398,11 +401,14 @@ class VirtualBoard:
             self.log("output", text=text)
         reason, details = self.conclude(proc.returncode)
         self.cycles += 1
-        return Cycle(self.cycles, cause, wake, start, self.clock.now_ms(), reason, details.get("ms"), text,
-                     proc.returncode, self.events[n0:])
+        c = Cycle(self.cycles, cause, wake, start, self.clock.now_ms(), reason, details.get("ms"), text,
+                  proc.returncode, self.events[n0:])
+        self._asleep = c if reason == "deepsleep" else None
+        return c
 
     def sleep_until_wake(self, cycle: Cycle) -> bool:
         """Let the virtual clock run through a deep sleep; False when nothing will ever wake the board."""
+        self._asleep = None
         if cycle.end != "deepsleep":
             return True
         now = self.clock.now_ms()
@@ -425,8 +431,8 @@ class VirtualBoard:
             out.append(c)
             if c.end in ("exit", "hang", "fs_corrupted", "bootloader"):
                 break
-            if not self.sleep_until_wake(c):
-                break
+            if c.end == "deepsleep" and self._next_wake(self.clock.now_ms(), c.sleep_ms or 0)[1] is None:
+                break  # asleep with nothing to wake it
         return out
 
     # -- files on the board's littlefs root, without a serial client --------------------------------------------

@@ -33,7 +33,7 @@ def install(board, bus) -> None:
         FLASH_ERASE: lambda p: _flash(b, "erase", *struct.unpack(">II", p[:8])),
         PARTITIONS: lambda p: json.dumps([x.as_list() for x in b.partitions]).encode(),
         OTA_BOOT: lambda p: _ota_boot(b, p),
-        OTA_VALID: lambda p: (b.ota.mark_valid(), b"")[1],
+        OTA_VALID: lambda p: _ota_valid(b),
         BOOT_INFO: lambda p: json.dumps(b.boot_info()).encode(),
         RTC_MEM: lambda p: _rtc_mem(b, p),
         RTC_SET: lambda p: _rtc_set(b, struct.unpack(">Q", p[:8])[0]),
@@ -84,6 +84,15 @@ def _ota_boot(b, p):
         b.ota.set_boot(p.decode())
         return b""
     return json.dumps({"running": b.ota.running, "boot": b.ota.boot_label()}).encode()
+
+
+def _ota_valid(b):
+    # ESP-IDF's negative error codes do not fit the status byte: answer the code, the shim raises it.
+    try:
+        b.ota.mark_valid()
+    except OSError as e:
+        return str(e.errno).encode()
+    return b""
 
 
 def _rtc_mem(b, p):

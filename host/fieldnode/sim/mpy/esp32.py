@@ -160,7 +160,9 @@ class Partition:
 
     @classmethod
     def mark_app_valid_cancel_rollback(cls):
-        _hwbus.call(_hwbus.OTA_VALID)
+        err = _hwbus.call(_hwbus.OTA_VALID)
+        if err:
+            raise OSError(int(err))
 
 
 # NVS: key/value pairs per namespace. Writes are staged until commit(), as the port documents.
