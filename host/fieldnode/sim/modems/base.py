@@ -314,7 +314,9 @@ class ATModem(UARTDevice):
         """Queue information text lines and a final result code, V.250 framed, after the modem's turnaround."""
         due = max(now_ms, self.busy_until) + delay
         self.busy_until = due
-        out = b"".join(b"\r\n" + (ln.encode("latin-1") if isinstance(ln, str) else ln) + b"\r\n" for ln in lines)
+        # V.250 5.7.1: information text is <CR><LF>text<CR><LF>; lines of one response follow each other
+        body = [ln.encode("latin-1") if isinstance(ln, str) else ln for ln in lines]
+        out = b"\r\n" + b"\r\n".join(body) + b"\r\n" if body else b""
         if final:
             out += b"\r\n" + final.encode() + b"\r\n"
         self._at(due, out)
