@@ -1,4 +1,4 @@
-"""Streaming anomaly detector: O(1) memory, integer arithmetic, 20 bytes of state for RTC memory.
+"""Streaming anomaly detector: O(1) memory, integer arithmetic, 22 bytes of state for RTC memory.
 
 Usage::
 
@@ -7,7 +7,7 @@ Usage::
     d.from_bytes(rtc_blob)          # after deep sleep (raises ValueError on a blob that is not a state)
     ev = d.update(reading)          # an int: a raw reading or a feature in its fixed-point format
     if ev & RAISED: ...             # report; d.score is 0..256 (Q8 of 0..1)
-    rtc_blob = d.to_bytes()         # 20 bytes (STATE_SIZE)
+    rtc_blob = d.to_bytes()         # 22 bytes (STATE_SIZE)
 
 What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
 
@@ -22,7 +22,7 @@ What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
 - **Rate of change**: a hit when |x - previous| > ``roc`` (absolute) or > ``roc_rel`` spreads.
 - **Debounce and hysteresis**: the alarm is raised when at least ``k`` of the last ``n`` updates hit; it clears
   when at least ``k`` of the last ``n`` updates were back inside the clear levels (z < ``clear``,
-  ``low + hysteresis`` <= x <= ``high - hysteresis``).
+  ``low + hysteresis`` <= x <= ``high - hysteresis``). After a raise, no new raise for ``holdoff`` updates.
 
 ``update`` returns event flags: RAISED, CLEARED (edges), ACTIVE (state after the update), HIT (this update's raw
 condition), WARMUP, and the causes of a hit: REL, ABS, ROC. Nothing allocates per update on a 32-bit port
@@ -44,9 +44,9 @@ REL = const(32)
 ABS = const(64)
 ROC = const(128)
 
-STATE_SIZE = const(20)
+STATE_SIZE = const(22)
 _MAGIC = const(0xD7)
-_FMT = "<BBHHHiii"  # magic, flags, count, hit mask, clear mask, level Q4, spread Q4, previous x
+_FMT = "<BBHHHiiiH"  # magic, flags, count, hit mask, clear mask, level Q4, spread Q4, previous x, hold-off
 _XMAX = const(0xFFFFFF)
 _ZMAX = const(0x4000)  # z saturates at 1024 spreads (Q4)
 
@@ -66,6 +66,7 @@ DEFAULTS = {
     "roc_rel": None,
     "k": 1,
     "n": 1,
+    "holdoff": 0,
 }
 
 
@@ -112,6 +113,7 @@ def validate(cfg):
     out["hysteresis"] = _num(cfg, "hysteresis", 0, _XMAX)
     out["roc_rel"] = _num(cfg, "roc_rel", 0.25, 1000, optional=True)
     out["n"] = _num(cfg, "n", 1, 16, True)
+    out["holdoff"] = _num(cfg, "holdoff", 0, 65535, True)
     out["k"] = _num(cfg, "k", 1, out["n"], True)
     return out
 
@@ -159,6 +161,7 @@ class Detector:
         self._rocrel = None if c["roc_rel"] is None else int(c["roc_rel"] * 16 + 0.5)
         self._k = c["k"]
         self._nmask = (1 << c["n"]) - 1
+        self._hold = c["holdoff"]
         self._buf = bytearray(STATE_SIZE)
         self.reset()
 
@@ -172,12 +175,13 @@ class Detector:
         self.prev = None
         self.score = 0
         self.z = 0
+        self.quiet = 0
 
     def to_bytes(self):
         """The state as STATE_SIZE bytes (one buffer, reused: copy it if you keep it)."""
         fl = (1 if self.active else 0) | (0 if self.prev is None else 2)
         struct.pack_into(_FMT, self._buf, 0, _MAGIC, fl, self.count, self.mask, self.cmask, self.level,
-                         self.spread, 0 if self.prev is None else self.prev)
+                         self.spread, 0 if self.prev is None else self.prev, self.quiet)
         return self._buf
 
     def from_bytes(self, b):
@@ -185,7 +189,7 @@ class Detector:
         if b is None or len(b) != STATE_SIZE or b[0] != _MAGIC:
             raise ValueError("detector state: expected %d bytes starting 0x%02X; start fresh with reset()"
                              % (STATE_SIZE, _MAGIC))
-        _, fl, cnt, mask, cmask, lvl, spr, prev = struct.unpack(_FMT, b)
+        _, fl, cnt, mask, cmask, lvl, spr, prev, quiet = struct.unpack(_FMT, b)
         if spr < 0 or lvl > _XMAX * 16 or lvl < -_XMAX * 16:
             raise ValueError("detector state: level or spread out of range; start fresh with reset()")
         self.active = bool(fl & 1)
@@ -195,6 +199,7 @@ class Detector:
         self.level = lvl
         self.spread = spr
         self.prev = prev if fl & 2 else None
+        self.quiet = quiet
 
     def update(self, x):
         """Feed one value (int); return the event flags."""
@@ -274,10 +279,13 @@ class Detector:
         if ok and self._lo is not None and x < self._lo + self._hyst:
             ok = False
         self.cmask = ((self.cmask << 1) | (1 if ok else 0)) & nm
+        if self.quiet:
+            self.quiet -= 1
         if not self.active:
-            if _pop(self.mask) >= self._k:
+            if _pop(self.mask) >= self._k and not self.quiet:
                 self.active = True
                 self.cmask = 0
+                self.quiet = self._hold
                 ev |= RAISED
         elif _pop(self.cmask) >= self._k:
             self.active = False
