@@ -37,7 +37,7 @@ def test_deploy_uploads_everything_then_nothing(pty_board):
     with connect(port) as dev:
         first = deploy(dev, "m5stack-core2")
         second = deploy(dev, "m5stack-core2")
-    files = build.build("m5stack-core2").files
+    files = build.build("m5stack-core2", arch="x64").files
     assert len(first.uploaded) == len(files) and first.unchanged == 0
     assert second.uploaded == [] and second.unchanged == len(files)
     for dev_path, local in files.items():

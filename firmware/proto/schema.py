@@ -20,7 +20,7 @@ MAIN = (
     ("rms", "H", 1000, "g", "vibration RMS over the window, milli-g"),
     ("p2p", "H", 1000, "g", "vibration peak-to-peak, milli-g"),
     ("zc", "H", 1, "", "zero crossings in the window"),
-    ("band", "H", 1000, "g2", "energy in the watched band, 1e-3 g^2"),
+    ("band", "H", 1000, "g", "amplitude at the watched frequency (Goertzel), milli-g"),
 )
 
 HEALTH = (

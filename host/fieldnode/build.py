@@ -20,6 +20,12 @@ from .paths import BUILD, FIRMWARE
 
 SOURCE_ONLY = {"boot.py", "main.py"}
 
+# Native architectures as MicroPython numbers them (py/persistentcode.h MP_NATIVE_ARCH_*), which is also what
+# ``sys.implementation._mpy >> 10`` reports on a running board: how deploy learns what the device really runs.
+ARCHS = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp", 8: "armv7emdp",
+         9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
+HOST_ARCHS = ("x64", "x86")  # the unix port behind a virtual board
+
 
 @dataclass
 class Bundle:
@@ -54,13 +60,15 @@ def compile_module(src: Path, dst: Path, arch: str) -> None:
                              "fix the module; this code would not run on the chip")
 
 
-def build(board_name: str, out_root: Path = BUILD / "firmware") -> Bundle:
+def build(board_name: str, out_root: Path = BUILD / "firmware", arch: str | None = None) -> Bundle:
+    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64)."""
     board = boards.load(board_name)
-    out = out_root / board.name
+    arch = arch or board.arch
+    out = out_root / (board.name if arch == board.arch else f"{board.name}-{arch}")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    bundle = Bundle(board.name, board.arch, out)
+    bundle = Bundle(board.name, arch, out)
     for src in firmware_sources():
         rel = src.relative_to(FIRMWARE)
         if rel.name in SOURCE_ONLY and len(rel.parts) == 1:
@@ -68,7 +76,7 @@ def build(board_name: str, out_root: Path = BUILD / "firmware") -> Bundle:
             shutil.copyfile(src, dst)
         else:
             dst = out / rel.with_suffix(".mpy")
-            compile_module(src, dst, board.arch)
+            compile_module(src, dst, arch)
         bundle.files["/" + dst.relative_to(out).as_posix()] = dst
     board_json = out / "board.json"
     shutil.copyfile(board.path, board_json)

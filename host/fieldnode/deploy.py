@@ -58,6 +58,23 @@ def _literal(text: str):
     return ast.literal_eval(text.strip().splitlines()[-1])
 
 
+def device_arch(dev: Device, board_name: str) -> str:
+    """The native architecture the board really runs (``sys.implementation._mpy``), checked against the board
+    file: a virtual board (the unix port, x64) gets a bundle for its own arch; a real chip must match."""
+    from . import boards
+    from .errors import DeviceError
+
+    mpy = _literal(dev.exec("import sys\nprint(repr(getattr(sys.implementation, '_mpy', 0)))"))
+    arch = build.ARCHS.get(mpy >> 10)
+    want = boards.load(board_name).arch
+    if arch is None or arch == want:
+        return want
+    if arch in build.HOST_ARCHS:
+        return arch
+    raise DeviceError(f"{dev.port} runs {arch} code but the board file {board_name} says {want}",
+                      "pick the right --board (see: fieldnode boards)")
+
+
 def _mkdirs(dev: Device, paths) -> None:
     dirs = sorted({"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)})
     if dirs:
@@ -68,7 +85,7 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
            progress=None) -> DeployResult:
     """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done."""
     t0 = time.monotonic()
-    bundle = build.build(board_name)
+    bundle = build.build(board_name, arch=device_arch(dev, board_name))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
     want = {path: hashlib.sha256(p.read_bytes()).hexdigest() for path, p in local.items()}

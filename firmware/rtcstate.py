@@ -1,0 +1,76 @@
+"""What the wake cycle keeps in RTC memory across deep sleep (``machine.RTC().memory()``, up to 2048 bytes on the
+ESP32; kept across deep sleep and resets, lost with power).
+
+Fixed layout, 48 bytes, checked by magic, version and a CRC so that garbage after a power-on is never taken for
+state:
+
+    0  2  magic b"FN"
+    2  1  layout version
+    3  1  boot attempts without a completed cycle (boot-loop guard)
+    4  1  last alarm flags (detector ACTIVE bit and absolute-threshold bits)
+    5  1  failed uplinks in a row
+    6  2  cycles since power-on (saturates)
+    8  4  last summary, device seconds
+   12  4  last delivered uplink, device seconds
+   16  4  last uplink attempt, device seconds
+   20  2  maximum vibration RMS since the last summary, milli-g
+   22 20  detector state (core.detector.STATE_SIZE)
+   42  2  config generation that the last cycle used
+   44  2  reserved
+   46  2  CRC-16/CCITT of bytes 0..45
+"""
+
+import struct
+
+from micropython import const
+
+SIZE = const(48)
+_VERSION = const(1)
+_FMT = "<2sBBBBHIIIH20sHH"
+
+
+def _crc16(buf, n):
+    c = 0xFFFF
+    for i in range(n):
+        c ^= buf[i] << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
+    return c
+
+
+class State:
+    def __init__(self):
+        self.attempts = 0
+        self.alarm = 0
+        self.failures = 0
+        self.cycles = 0
+        self.last_summary = 0
+        self.last_uplink = 0
+        self.last_attempt = 0
+        self.rms_max = 0
+        self.detector = bytes(20)
+        self.config_gen = 0
+        self.fresh = True  # no valid state was found (power-on, or first boot)
+
+    def load(self, raw):
+        """Take the state from ``raw`` (bytes from RTC memory); keep defaults if it is not a valid state."""
+        if raw is None or len(raw) < SIZE:
+            return self
+        if raw[0:2] != b"FN" or raw[2] != _VERSION:
+            return self
+        if _crc16(raw, SIZE - 2) != struct.unpack_from("<H", raw, SIZE - 2)[0]:
+            return self
+        (_, _, self.attempts, self.alarm, self.failures, self.cycles, self.last_summary, self.last_uplink,
+         self.last_attempt, self.rms_max, det, self.config_gen, _) = struct.unpack_from(_FMT, raw, 0)
+        self.detector = bytes(det)
+        self.fresh = False
+        return self
+
+    def dump(self):
+        buf = bytearray(SIZE)
+        struct.pack_into(_FMT, buf, 0, b"FN", _VERSION, min(self.attempts, 255), self.alarm & 0xFF,
+                         min(self.failures, 255), min(self.cycles, 0xFFFF), self.last_summary & 0xFFFFFFFF,
+                         self.last_uplink & 0xFFFFFFFF, self.last_attempt & 0xFFFFFFFF, min(self.rms_max, 0xFFFF),
+                         bytes(self.detector), self.config_gen & 0xFFFF, 0)
+        struct.pack_into("<H", buf, SIZE - 2, _crc16(buf, SIZE - 2))
+        return bytes(buf)
