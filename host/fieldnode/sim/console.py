@@ -30,7 +30,10 @@ from .serialport import PtyPort, Rfc2217Server
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
-STRAP_DELAY_S = 0.02  # EN's RC rise time before the chip samples IO0 (dev-board auto-reset circuits: ~ms)
+# EN's RC rise time before the chip samples IO0 is a few ms on dev boards; over RFC 2217 every line change is a
+# network round trip (pyserial's client waits ~50 ms for each answer), so the strap is taken as low when IO0 was
+# low at any moment of a window this long after EN rose.
+STRAP_DELAY_S = 0.15
 _BANNER = re.compile(rb"MicroPython (\S+) on (\S+); linux \[[^\]]*\] version")
 _ROM_RST = {1: (0x1, "POWERON_RESET"), 2: (0xC, "SW_CPU_RESET"), 3: (0x7, "TG0WDT_SYS_RESET"),
             4: (0x5, "DEEPSLEEP_RESET")}
@@ -68,6 +71,7 @@ class Console:
         self._actions: queue.Queue = queue.Queue()
         self._en_low = False
         self._io0_low = False
+        self._io0_seen_low = False
         self._release_timer = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="console")
@@ -98,6 +102,8 @@ class Console:
         """DTR/RTS from the client, through the auto-reset circuit to EN and IO0."""
         en_low = rts and not dtr
         self._io0_low = dtr and not rts
+        if self._io0_low:
+            self._io0_seen_low = True
         if en_low and not self._en_low:
             self._en_low = True
             if self._release_timer:
@@ -105,6 +111,7 @@ class Console:
             self._actions.put(("en_low",))
         elif not en_low and self._en_low:
             self._en_low = False
+            self._io0_seen_low = self._io0_low
             self._release_timer = threading.Timer(STRAP_DELAY_S, lambda: self._actions.put(("en_release",)))
             self._release_timer.start()
 
@@ -236,7 +243,7 @@ class Console:
                 return
             b.reset_cause, b.wake_reason = 1, 0  # the EN pin: a power-on reset to the chip
             self.repl_mode = "friendly"
-            if self._io0_low:
+            if self._io0_seen_low:
                 self._enter_download()
             else:
                 self._boot("friendly", soft=False)

@@ -1,0 +1,72 @@
+"""``fieldnode sim``: simulators. ``sim board`` starts one virtual board behind a serial port; other kinds of
+simulation (fleets) are further subcommands of ``sim``."""
+
+import json
+import signal
+import threading
+
+from ..errors import UsageError
+
+
+def register(sub):
+    p = sub.add_parser("sim", help="simulate boards (and fleets)",
+                       description="Run simulated hardware: the real firmware on the MicroPython runtime.")
+    ssub = p.add_subparsers(dest="sim_kind", metavar="<kind>")
+    b = ssub.add_parser("board", help="start a virtual board on a pseudo-terminal and an RFC 2217 port",
+                        description="Start a virtual board: MicroPython with the ESP32 API, a littlefs root in a "
+                                    "flash image, simulated sensors and modem. Use its port with mpremote, ampy "
+                                    "or esptool (rfc2217:// URL for DTR/RTS resets). Runs until Ctrl-C.",
+                        epilog="example: fieldnode sim board --board m5stack-core2 --flash ./core2-flash")
+    b.add_argument("--board", required=True, help="board name (see: fieldnode boards)")
+    b.add_argument("--flash", metavar="DIR", help="keep the flash image here between runs (default: temporary)")
+    b.add_argument("--speed", type=float, default=1.0, help="virtual time per wall time (default 1.0)")
+    b.add_argument("--download", action="store_true", help="start strapped into the ROM bootloader (for esptool)")
+    b.add_argument("--partitions", choices=("factory", "ota"), default="factory", help="partition layout")
+    b.add_argument("--json", action="store_true", help="print the ports and then every board event as JSON lines")
+    b.add_argument("--quiet", action="store_true", help="print only the ports")
+    b.set_defaults(func=run_board)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_board(args, ready=None, stop_event=None):
+    """Start the board, print where it listens, run until Ctrl-C (or ``stop_event``)."""
+    from ..sim.board import VirtualBoard
+    from ..sim.clock import VirtualClock
+
+    if args.speed <= 0:
+        raise UsageError(f"--speed {args.speed}: must be a positive factor", "e.g. --speed 10 for ten times faster")
+    board = VirtualBoard(args.board, flash_dir=args.flash, clock=VirtualClock(realtime=True, speed=args.speed),
+                         partitions=args.partitions)
+    if args.json:
+        board.on_event = lambda e: print(json.dumps(e), flush=True)
+    elif not args.quiet:
+        board.on_event = _print_event
+    stop = stop_event or threading.Event()
+    try:
+        board.start(download=args.download)
+        info = {"board": board.board.name, "port": board.port, "url": board.url,
+                "flash": str(board.flash.path), "speed": args.speed}
+        if args.json:
+            print(json.dumps({"listening": info}), flush=True)
+        else:
+            print(f"virtual {board.board.name} on {board.port}  and  {board.url}", flush=True)
+            print(f"flash image {board.flash.path}; Ctrl-C stops", flush=True)
+        if ready:
+            ready(board)
+        if stop_event is None:
+            signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.close()
+    return 0
+
+
+def _print_event(e):
+    kind = e["kind"]
+    if kind == "firmware" and e["text"].startswith("boot:"):
+        return
+    detail = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "kind"))
+    print(f"[{e['t']}] {kind} {detail}", flush=True)
