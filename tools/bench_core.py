@@ -1,0 +1,264 @@
+"""Feature-core benchmark: each kernel on the MicroPython unix port as viper, native and bytecode, and the same
+computation in C built by ``gcc -O2`` here (the physical reference of this machine), in samples per second.
+
+Viper is the firmware's ``core/kern.py``; native is ``core/twin.py`` compiled with ``@micropython.native``;
+bytecode is ``core/twin.py`` as is. The C code does the same arithmetic in 32-bit ints (the same limb splits, the
+same Goertzel product halves), so the ratio says what the emitter costs, not what the algorithm does. A naive
+sum of squares with min/max (the issue's yardstick) is included. Targets: viper >= 20x bytecode, within 4x of C.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host"))
+
+from fieldnode.paths import FIRMWARE, micropython_cmd  # noqa: E402
+
+N = 4096
+KERNELS = ("naive", "pass1", "pass2", "pass3", "goertzel", "magnitude")
+
+_MPY = r"""
+import time, micropython
+from array import array
+from core import kern, twin
+N = %d
+w = array('h', bytearray(2 * N))
+seed = 12345
+for i in range(N):
+    seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+    w[i] = (seed >> 8) %% 65536 - 32768
+o = array('i', bytearray(4 * 20))
+out = array('h', bytearray(2 * N))
+
+@micropython.viper
+def naive_v(a, n: int, o):
+    p = ptr16(a)
+    q = ptr32(o)
+    mn = 32767
+    mx = -32768
+    s = 0
+    for i in range(n):
+        v = int((p[i] ^ 0x8000) - 0x8000)
+        s += v * v
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+    q[0] = mn
+    q[1] = mx
+    q[2] = s
+
+def naive_b(a, n, o):
+    mn = 32767
+    mx = -32768
+    s = 0
+    for i in range(n):
+        v = a[i]
+        s += v * v
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+    o[0] = mn
+    o[1] = mx
+    o[2] = s & 0x3FFFFFFF
+
+src = open(%r).read().replace('\ndef ', '\n@micropython.native\ndef ')
+nat = {'micropython': micropython}
+exec(src, nat)
+exec(compile('''
+@micropython.native
+def naive_n(a, n, o):
+    mn = 32767
+    mx = -32768
+    s = 0
+    for i in range(n):
+        v = a[i]
+        s += v * v
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+    o[0] = mn
+    o[1] = mx
+    o[2] = s & 0x3FFFFFFF
+''', 'naive', 'exec'), nat)
+
+def call(name, impl):
+    if name == 'naive':
+        f = {'viper': naive_v, 'native': nat['naive_n'], 'bytecode': naive_b}[impl]
+        return lambda: f(w, N, o)
+    mod = {'viper': kern, 'bytecode': twin}.get(impl)
+    f = getattr(mod, name) if mod else nat[name]
+    if name == 'pass1':
+        return lambda: f(w, N, o)
+    if name == 'pass2':
+        return lambda: f(w, N, -3, -3 * N, o)
+    if name == 'pass3':
+        return lambda: f(w, N, -3 * N, 0, 13, o)
+    if name == 'goertzel':
+        return lambda: f(w, N, -3, 3, 520000000, o)
+    return lambda: f(w, w, w, out, N)
+
+res = {}
+for name in %r:
+    for impl in ('viper', 'native', 'bytecode'):
+        g = call(name, impl)
+        reps = 1
+        while True:
+            t0 = time.ticks_us()
+            for _ in range(reps):
+                g()
+            dt = time.ticks_diff(time.ticks_us(), t0)
+            if dt > 60000:
+                break
+            reps *= 4
+        best = dt
+        for _ in range(2):
+            t0 = time.ticks_us()
+            for _ in range(reps):
+                g()
+            dt = time.ticks_diff(time.ticks_us(), t0)
+            if dt < best:
+                best = dt
+        res[name + ' ' + impl] = N * reps / best  # samples per microsecond
+print(res)
+"""
+
+_C = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#define N 4096
+static int16_t w[N], out[N];
+static volatile int32_t sink[20];
+typedef int32_t i32;
+
+static void naive(const int16_t *a, int n) {
+    i32 mn = 32767, mx = -32768; int64_t s = 0;
+    for (int i = 0; i < n; i++) { i32 v = a[i]; s += v * v; if (v < mn) mn = v; if (v > mx) mx = v; }
+    sink[0] = mn; sink[1] = mx; sink[2] = (i32)s;
+}
+static void pass1(const int16_t *a, int n) {
+    i32 v = a[0], mn = v, mx = v, s = v, ds = 0, dm = 0, prev = v;
+    for (int i = 1; i < n; i++) {
+        v = a[i]; if (v < mn) mn = v; if (v > mx) mx = v; s += v;
+        i32 d = v - prev; if (d < 0) d = -d; ds += d; if (d > dm) dm = d; prev = v;
+    }
+    sink[0] = mn; sink[1] = mx; sink[2] = s; sink[3] = ds; sink[4] = dm;
+}
+static void pass2(const int16_t *a, int n, i32 m, i32 s) {
+    i32 zc = 0, last = 0, lo = 0, hi = 0, ca = 0, cb = 0, cc = 0;
+    for (int i = 0; i < n; i++) {
+        i32 v = a[i], t = v * n - s;
+        if (t > 0) { if (last < 0) zc++; last = 1; } else if (t < 0) { if (last > 0) zc++; last = -1; t = -t; }
+        lo += t & 0xFFFF; hi += t >> 16;
+        i32 u = v - m; if (u < 0) u = -u;
+        i32 ua = u >> 8, ub = u & 0xFF; ca += ua * ua; cb += ua * ub; cc += ub * ub;
+    }
+    sink[5] = zc; sink[6] = lo; sink[7] = hi; sink[8] = ca; sink[9] = cb; sink[10] = cc;
+}
+static void pass3(const int16_t *a, int n, i32 s, int left, int right) {
+    i32 ea = 0, eb = 0, ec = 0, fa = 0, fb = 0, fc = 0;
+    for (int i = 0; i < n; i++) {
+        i32 t = a[i] * n - s; if (t < 0) t = -t; t = (t << left) >> right;
+        i32 ta = t >> 8, tb = t & 0xFF; ea += ta * ta; eb += ta * tb; ec += tb * tb;
+        i32 x = (t * t + 0x4000) >> 15, xa = x >> 8, xb = x & 0xFF; fa += xa * xa; fb += xa * xb; fc += xb * xb;
+    }
+    sink[11] = ea; sink[12] = eb; sink[13] = ec; sink[14] = fa; sink[15] = fb; sink[16] = fc;
+}
+static void goertzel(const int16_t *a, int n, i32 m, int sh, i32 c) {
+    i32 ch = c >> 14, cl = c & 0x3FFF, s1 = 0, s2 = 0;
+    for (int i = 0; i < n; i++) {
+        i32 x = (a[i] - m) >> sh, hh = s1 >> 14, hl = s1 & 0x3FFF;
+        i32 s0 = x + ch * hh + ((ch * hl + cl * hh) >> 14) - s2; s2 = s1; s1 = s0;
+    }
+    sink[17] = s1; sink[18] = s2;
+}
+static void magnitude(const int16_t *x, const int16_t *y, const int16_t *z, int16_t *o, int n) {
+    for (int i = 0; i < n; i++) {
+        i32 ax = x[i], ay = y[i], az = z[i], h = 0;
+        if (ax < 0) ax = -ax; if (ay < 0) ay = -ay; if (az < 0) az = -az;
+        if (ax >= 0x4000 || ay >= 0x4000 || az >= 0x4000) { ax >>= 1; ay >>= 1; az >>= 1; h = 1; }
+        i32 v = ax * ax + ay * ay + az * az, r = 0, b = 1 << 28;
+        while (b > v) b >>= 2;
+        while (b) { if (v >= r + b) { v -= r + b; r = (r >> 1) + b; } else r >>= 1; b >>= 2; }
+        r <<= h; if (r > 32767) r = 32767; o[i] = (int16_t)r;
+    }
+}
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#define BENCH(label, call) do { long reps = 1; double dt; \
+    for (;;) { double t0 = now(); for (long r = 0; r < reps; r++) { call; __asm__ volatile("" ::: "memory"); } \
+      dt = now() - t0; if (dt > 0.05) break; reps *= 4; } \
+    printf("%s\"%s\": %.3f", first ? "" : ", ", label, N * reps / dt / 1e6); first = 0; } while (0)
+int main(void) {
+    uint32_t seed = 12345; int first = 1;
+    for (int i = 0; i < N; i++) {
+        seed = (seed * 1103515245u + 12345u) & 0x7FFFFFFF; w[i] = (int16_t)((seed >> 8) % 65536 - 32768);
+    }
+    printf("{");
+    BENCH("naive", naive(w, N));
+    BENCH("pass1", pass1(w, N));
+    BENCH("pass2", pass2(w, N, -3, -3 * N));
+    BENCH("pass3", pass3(w, N, -3 * N, 0, 13));
+    BENCH("goertzel", goertzel(w, N, -3, 3, 520000000));
+    BENCH("magnitude", magnitude(w, w, w, out, N));
+    printf("}\n");
+    return 0;
+}
+"""
+
+
+def run_c():
+    cc = shutil.which("gcc")
+    if not cc:
+        return None, "gcc not found"
+    with tempfile.TemporaryDirectory() as d:
+        src, exe = Path(d) / "core.c", Path(d) / "core"
+        src.write_text(_C)
+        p = subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True, text=True)
+        if p.returncode:
+            return None, p.stderr.strip().splitlines()[-1]
+        return json.loads(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout), ""
+
+
+def run_mpy():
+    code = _MPY % (N, str(FIRMWARE / "core" / "twin.py"), KERNELS)
+    env = {"MICROPYPATH": f"{FIRMWARE}:.frozen", "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([micropython_cmd(), "-X", "heapsize=2m", "-c", code], capture_output=True, text=True,
+                       env=env, timeout=600)
+    if p.returncode:
+        raise RuntimeError(f"MicroPython benchmark failed: {(p.stderr or p.stdout).strip().splitlines()[-1]}")
+    import ast
+
+    return ast.literal_eval(p.stdout.strip())
+
+
+def run():
+    print("  feature kernels on MicroPython (viper, native, bytecode) ...", file=sys.stderr)
+    mp = run_mpy()
+    print("  the same in C (gcc -O2) ...", file=sys.stderr)
+    c, why = run_c()
+    rows = []
+    for k in KERNELS:
+        byte = mp[f"{k} bytecode"]
+        for impl in ("viper", "native", "bytecode"):
+            v = mp[f"{k} {impl}"]
+            row = {"group": "core", "name": f"{k} {impl}", "value": round(v, 2), "unit": "Msamples/s",
+                   "x_bytecode": round(v / byte, 1)}
+            if c:
+                row["c_over"] = round(c[k] / v, 2)
+            rows.append(row)
+        rows.append({"group": "core", "name": f"{k} C gcc -O2", "value": round(c[k], 1) if c else None,
+                     "unit": "Msamples/s", **({"x_bytecode": round(c[k] / byte, 1)} if c else {"note": why})})
+    return rows
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r)
