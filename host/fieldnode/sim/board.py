@@ -369,6 +369,7 @@ class VirtualBoard:
     def environ(self) -> dict:
         env = runtime.env_for(self.bus)
         env["MICROPYPATH"] = str(SIM_MPY)
+        env["FIELDNODE_FLASH"] = str(self.flash.path)  # direct reads (sim/mpy/esp32.py); writes use the bus
         return env
 
     # -- headless ---------------------------------------------------------------------------------------------
