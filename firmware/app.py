@@ -125,9 +125,12 @@ class App:
         st.cycles += 1
         self.save_rtc()
         elapsed = time.ticks_diff(time.ticks_ms(), self.t0)
-        log("cycle %d: %d.%02d C, rms %d mg, p2p %d mg, flags 0x%02x, queue %d, sent %d, awake %d ms" % (
-            st.cycles, r.temp_c100 // 100, r.temp_c100 % 100, r.rms_mg, r.p2p_mg, flags, q.stats()["depth"],
-            sent, elapsed))
+        import gc
+
+        qs = q.stats()
+        log("cycle %d: %d.%02d C, rms %d mg, p2p %d mg, flags 0x%02x, seq %d, queue %d, sent %d, awake %d ms, "
+            "heap %d" % (st.cycles, r.temp_c100 // 100, r.temp_c100 % 100, r.rms_mg, r.p2p_mg, flags,
+                         qs["next"] - 1, qs["depth"], sent, elapsed, gc.mem_alloc()))
         sleep_ms = pol["sample_s"] * 1000 - elapsed
         return sleep_ms if sleep_ms > 1000 else 1000
 

@@ -1,7 +1,7 @@
 """What the wake cycle keeps in RTC memory across deep sleep (``machine.RTC().memory()``, up to 2048 bytes on the
 ESP32; kept across deep sleep and resets, lost with power).
 
-Fixed layout, 48 bytes, checked by magic, version and a CRC so that garbage after a power-on is never taken for
+Fixed layout, 60 bytes, checked by magic, version and a CRC so that garbage after a power-on is never taken for
 state:
 
     0  2  magic b"FN"
@@ -14,19 +14,21 @@ state:
    12  4  last delivered uplink, device seconds
    16  4  last uplink attempt, device seconds
    20  2  maximum vibration RMS since the last summary, milli-g
-   22 20  detector state (core.detector.STATE_SIZE)
-   42  2  config generation that the last cycle used
-   44  2  reserved
-   46  2  CRC-16/CCITT of bytes 0..45
+   22  2  config generation that the last cycle used
+   24  1  length of the detector state
+   25 32  detector state (core.detector.STATE_SIZE bytes, zero padded)
+   57  1  reserved
+   58  2  CRC-16/CCITT of bytes 0..57
 """
 
 import struct
 
 from micropython import const
 
-SIZE = const(48)
-_VERSION = const(1)
-_FMT = "<2sBBBBHIIIH20sHH"
+SIZE = const(60)
+_VERSION = const(2)
+_FMT = "<2sBBBBHIIIHHB32sB"
+_DET_MAX = const(32)
 
 
 def _crc16(buf, n):
@@ -48,7 +50,7 @@ class State:
         self.last_uplink = 0
         self.last_attempt = 0
         self.rms_max = 0
-        self.detector = bytes(20)
+        self.detector = b""
         self.config_gen = 0
         self.fresh = True  # no valid state was found (power-on, or first boot)
 
@@ -61,16 +63,18 @@ class State:
         if _crc16(raw, SIZE - 2) != struct.unpack_from("<H", raw, SIZE - 2)[0]:
             return self
         (_, _, self.attempts, self.alarm, self.failures, self.cycles, self.last_summary, self.last_uplink,
-         self.last_attempt, self.rms_max, det, self.config_gen, _) = struct.unpack_from(_FMT, raw, 0)
-        self.detector = bytes(det)
+         self.last_attempt, self.rms_max, self.config_gen, n, det, _) = struct.unpack_from(_FMT, raw, 0)
+        self.detector = bytes(det[:n]) if n <= _DET_MAX else b""
         self.fresh = False
         return self
 
     def dump(self):
+        if len(self.detector) > _DET_MAX:
+            raise ValueError("detector state of %d bytes does not fit RTC slot of %d" % (len(self.detector), _DET_MAX))
         buf = bytearray(SIZE)
         struct.pack_into(_FMT, buf, 0, b"FN", _VERSION, min(self.attempts, 255), self.alarm & 0xFF,
                          min(self.failures, 255), min(self.cycles, 0xFFFF), self.last_summary & 0xFFFFFFFF,
                          self.last_uplink & 0xFFFFFFFF, self.last_attempt & 0xFFFFFFFF, min(self.rms_max, 0xFFFF),
-                         bytes(self.detector), self.config_gen & 0xFFFF, 0)
+                         self.config_gen & 0xFFFF, len(self.detector), bytes(self.detector), 0)
         struct.pack_into("<H", buf, SIZE - 2, _crc16(buf, SIZE - 2))
         return bytes(buf)

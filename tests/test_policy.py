@@ -1,11 +1,10 @@
 """Report policy: periodic summaries, batching, alarms at once, heartbeat, back-off; same answers on both runtimes."""
 
+import policy
 import pytest
 from conftest import run_mpy
 from hypothesis import given
 from hypothesis import strategies as st
-
-import policy
 
 CFG = policy.validate({})
 

@@ -22,6 +22,7 @@ RTC memory survives everything but a loss of power (power cut, brown-out, EN pin
 import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -117,7 +118,7 @@ class VirtualBoard:
         self.console = None
         i2c, uart, adc = self._peripherals(sensors, modem, env)
         self.modem = uart.get(self._modem_uart_id()) if self.board["modem"] else None
-        self.bus = HwBus(self.clock, i2c=i2c, uart=uart, adc=adc, on_event=self._fw_event)
+        self.bus = HwBus(self.clock, i2c=i2c, uart=uart, adc=adc, on_event=self._fw_event, on_pin=self._on_pin)
         boardbus.install(self, self.bus)
         self.boot_ms = int(self.board.get("boot_ms", DEFAULT_BOOT_MS))
 
@@ -158,7 +159,11 @@ class VirtualBoard:
                 try:
                     from .modems import MODEMS
 
-                    modem = MODEMS[self.board["modem"]["type"]](self.clock, self.scenario.get("modem"))
+                    mscen = dict(self.scenario.get("modem") or {})
+                    if self.board["modem"].get("pwrkey") is not None:
+                        # a modem on a PWRKEY line stays off until the firmware presses the key
+                        mscen.setdefault("power", "off")
+                    modem = MODEMS[self.board["modem"]["type"]](self.clock, mscen)
                 except (ImportError, KeyError, AttributeError):
                     modem = None
             if modem is not None:
@@ -203,12 +208,35 @@ class VirtualBoard:
         if self._wdt and now >= self._wdt[1]:
             self.request_end("wdt", answer=False)
 
+    def _on_pin(self, pin, value, now):
+        """GPIO writes from the firmware: the modem's PWRKEY line reaches the modem model (1 = key pressed)."""
+        m = self.board["modem"]
+        if m and m.get("pwrkey") == pin and self.modem is not None and hasattr(self.modem, "pwrkey"):
+            self.modem.pwrkey(value, now)
+
+    def advance(self, ms: int) -> int:
+        """Skip ``ms`` of virtual time, stopping wherever the modem changes by itself (PSM entry, a reply due) so
+        its power states land on the energy timeline at the right instant, not at the next wake."""
+        end = self.clock.now_ms() + ms
+        m = self.modem if hasattr(self.modem, "next_change_ms") else None
+        while m is not None:
+            t = m.next_change_ms()
+            now = self.clock.now_ms()
+            if t is None or t > end or t <= now:
+                break
+            self.clock.advance(t - now)
+            m.poll(t)
+        now = self.clock.now_ms()
+        if end > now:
+            self.clock.advance(end - now)
+        return self.clock.now_ms()
+
     def sleep(self, ms: int):
         """time.sleep_ms on the board: wall time in real-time mode, otherwise the virtual clock jumps."""
         if self.clock.realtime:
             self._stop.wait(ms / 1000.0 / max(self.clock.speed, 1e-6))
         else:
-            self.clock.advance(ms)
+            self.advance(ms)
         now = self.clock.now_ms()
         for dev in self.bus.uart.values():
             dev.poll(now)
@@ -362,8 +390,16 @@ class VirtualBoard:
         self.mode = "off"
         return end
 
+    @property
+    def heap_bytes(self) -> int:
+        """The unix port's heap for this board. On a 64-bit host every object slot and pointer is 8 bytes where the
+        ESP32 has 4, and a GC block is 32 bytes where it is 16 (py/gc.c: BYTES_PER_BLOCK = 4 words), so the same
+        program needs about twice the heap: give it twice the board's, so what fits on the chip fits here and what
+        does not, does not."""
+        return self.board.heap_bytes * (2 if sys.maxsize > 2**32 else 1)
+
     def command(self, interactive: bool) -> list[str]:
-        cmd = [micropython_cmd(), "-X", f"heapsize={self.board.heap_bytes}"]
+        cmd = [micropython_cmd(), "-X", f"heapsize={self.heap_bytes}"]
         return cmd + (["-i"] if interactive else []) + [str(SIM_MPY / "_boot.py")]
 
     def environ(self) -> dict:
@@ -416,7 +452,7 @@ class VirtualBoard:
         reason, at = self._next_wake(now, cycle.sleep_ms or 0)
         if at is None:
             return False
-        self.clock.advance(at - now)
+        self.advance(at - now)
         self._apply_pins(at)
         self.wake_reason = reason
         return True
