@@ -1,0 +1,322 @@
+"""Fleets of virtual boards on virtual time, against one real collector: the engine of ``fieldnode sim run`` and
+``make demo``.
+
+Each device is a ``VirtualBoard`` running the real firmware bundle (compiled for the host's unix port), with its
+own identity and key in the registry, its own flash image, sensors and modem; all of them send real UDP
+datagrams to one ``Collector`` on 127.0.0.1. The devices advance together in slices of virtual time, so a fleet
+shares one notion of "now" while each board sleeps and wakes on its own schedule. Faults come from the scenario
+(``fieldnode.scenario``): power cuts inside wake cycles, coverage outages, modem errors.
+
+    run = FleetRun(scenario.load("tools/scenarios/week.json"), home)
+    summary = run.run(progress=print)
+
+The summary says, per device and in total, what a fleet operator asks: reports generated, delivered, duplicated
+and lost; alarms raised and when, against the faults injected; bytes sent; radio-on time; charge used, average
+current and the battery life that gives.
+"""
+
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import boards, build
+from .collector.core import Collector
+from .collector.servers import Servers
+from .registry import Registry
+from .scenario import Scenario
+
+DEVICE_ID_BASE = 1001
+SLICE_MS = 3600_000  # devices advance together, one virtual hour at a time
+
+DEFAULT_CONFIG = {
+    "link": {"kind": "cellular", "apn": "soracom.io", "user": "sora", "password": "sora",
+             "endpoint": "uni.soracom.io:23080", "transport": "udp",
+             # PSM: a periodic TAU longer than the uplink interval, and a 2 s active time: nothing waits for
+             # paging after the reply, and every second the modem stays reachable costs ~12 mA.
+             "psm": {"tau_s": 21600, "active_s": 2}},
+    "policy": {},
+    # Vibration RMS baseline: an hour of warm-up at 10-minute readings, raise at 4 spreads 2 of 3 times,
+    # clear below 2 spreads; min_spread keeps a very steady machine from alarming on a few milli-g.
+    "detector": {"warmup": 12, "raise": 4.0, "clear": 2.0, "k": 2, "n": 3, "min_spread": 3},
+    "vibration": {"samples": 512, "every": 1, "bands_hz": [162.2]},
+    "alarm": {},
+}
+
+_LOG = re.compile(r"fieldnode: cycle (\d+): .*?seq (\d+), queue (\d+), sent (\d+), awake (\d+) ms")
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def environment(scn: Scenario) -> dict:
+    from .sim.physics import core2_demo
+
+    env = dict(scn.environment)
+    preset = env.pop("preset", None)
+    if preset == "core2_demo":
+        return core2_demo(bearing_start_s=float(env.pop("bearing_start", 5 * 86400)), seed=scn.seed)
+    if preset == "quiet":
+        return core2_demo(bearing_start_s=1e12, seed=scn.seed)
+    return env
+
+
+@dataclass
+class DeviceRun:
+    device_id: int
+    board: object
+    cycles: int = 0
+    ends: dict = field(default_factory=dict)
+    seq: int = 0
+    queued: int = 0
+    awake_ms: int = 0
+    cuts: list = field(default_factory=list)  # virtual ms of power cuts still to come
+    last_output: str = ""
+
+
+class FleetRun:
+    def __init__(self, scn: Scenario, home: Path, workdir: Path | None = None):
+        self.scn = scn
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.workdir = Path(workdir or self.home / "fleet" / scn.name)
+        self.registry = Registry(self.home / "registry.sqlite")
+        self.db_path = self.workdir / "collector.sqlite"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.db_path.exists():
+            self.db_path.unlink()
+        self.collector = Collector(self.db_path, self.registry, rate=1e6, burst=1e6)
+        self.bytes_in: dict[int, int] = {}
+        self.uplinks: dict[int, int] = {}
+        handle = self.collector.handle
+
+        def counted(datagram, source="local"):
+            if len(datagram) >= 5:
+                dev = int.from_bytes(datagram[1:5], "big")
+                self.bytes_in[dev] = self.bytes_in.get(dev, 0) + len(datagram)
+                self.uplinks[dev] = self.uplinks.get(dev, 0) + 1
+            return handle(datagram, source)
+
+        self.collector.handle = counted
+        self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=-1)
+        self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
+        self.rng = random.Random(scn.seed)
+        self.devices: list[DeviceRun] = []
+        self.started = None
+
+    def close(self):
+        self.servers.close()
+        for d in self.devices:
+            d.board.close()
+        self.collector.close()
+        self.registry.close()
+
+    # -- set-up ---------------------------------------------------------------------------------------------------
+    def modem_scenario(self) -> dict:
+        m = merge({"dns": {"uni.soracom.io": self.udp}}, self.scn.modem)
+        net = dict(m.get("network") or {})
+        for f in self.scn.faults_of("outage"):
+            net.setdefault("outages", []).append([f["from"] * 1000, f["to"] * 1000])
+        if self.scn.faults_of("denied"):
+            net["registration"] = "denied"
+        m["network"] = net
+        for f in self.scn.faults_of("modem_error"):
+            m.setdefault("faults", []).append({"kind": "cme_error", "match": f.get("match", "AT+CASEND"),
+                                               "code": f.get("code", 100), "times": f.get("times", 1)})
+        if self.scn.faults_of("no_sim"):
+            m["sim"] = dict(m.get("sim") or {}, present=False)
+        return m
+
+    def setup(self, progress=None):
+        from .sim.board import VirtualBoard
+
+        bundle = build.build(self.scn.board, arch=_host_arch(), out_root=self.workdir / "build")
+        files = {p: f.read_bytes() for p, f in bundle.files.items()}
+        env = environment(self.scn)
+        board = boards.load(self.scn.board)
+        for i in range(self.scn.devices):
+            dev_id = DEVICE_ID_BASE + i
+            if self.registry.find(dev_id) is None:
+                self.registry.add_device(dev_id, who="fleet", board=board.name, scenario=self.scn.name)
+            key = self.registry.key_for(dev_id)
+            cfg = merge(DEFAULT_CONFIG, self.scn.config)
+            cfg["device_id"] = dev_id
+            if not board["modem"]:
+                cfg["link"] = merge({"kind": "wifi", "ssid": "fieldnode-lab", "key": "fieldnode",
+                                     "endpoint": self.udp}, self.scn.config.get("link", {}))
+            flash_dir = self.workdir / f"device-{dev_id}"
+            if (flash_dir / "flash.bin").exists():
+                (flash_dir / "flash.bin").unlink()
+            env_i = dict(env, seed=env.get("seed", 1) * 1000 + i)
+            vb = VirtualBoard(board.name, flash_dir=flash_dir, scenario={"env": env_i, "modem": self.modem_scenario()})
+            vb.put_files(dict(files, **{"/config.json": json.dumps(cfg), "/key.bin": key}))
+            self.devices.append(DeviceRun(dev_id, vb))
+            if progress:
+                progress(f"device {dev_id}: {board.name} provisioned")
+        self._plan_power_cuts()
+
+    def _plan_power_cuts(self):
+        for f in self.scn.faults_of("power_cut"):
+            for d in self.devices:
+                d.cuts.append(d.board.clock.now_ms() + f["at"] * 1000)
+        for f in self.scn.faults_of("power_cuts"):
+            for _ in range(f["count"]):
+                d = self.rng.choice(self.devices)
+                d.cuts.append(d.board.clock.now_ms() + self.rng.randrange(3600, self.scn.duration_s) * 1000)
+        for d in self.devices:
+            d.cuts.sort()
+
+    # -- running ----------------------------------------------------------------------------------------------
+    def _step(self, d: DeviceRun, until_ms: int):
+        b = d.board
+        while b.clock.now_ms() < until_ms:
+            if d.cuts and d.cuts[0] <= b.clock.now_ms() + 1:
+                d.cuts.pop(0)
+                # lands inside this wake cycle: during sampling, the queue append or an uplink
+                b.cut_power_at(b.clock.now_ms() + b.boot_ms + self.rng.randrange(0, 600))
+            c = b.run_cycle()
+            d.cycles += 1
+            d.ends[c.end] = d.ends.get(c.end, 0) + 1
+            d.awake_ms += c.end_ms - c.start_ms
+            found = list(_LOG.finditer(c.output))
+            if found:
+                m = found[-1]
+                d.seq, d.queued = int(m.group(2)), int(m.group(3))
+                d.last_output = m.group(0)
+            if c.end == "deepsleep":
+                b.sleep_until_wake(c)
+            elif c.end in ("exit", "hang", "fs_corrupted", "bootloader"):
+                return c.end  # the board stopped (safe mode, unprovisioned...): it stays as it is
+        return None
+
+    def run(self, progress=None) -> dict:
+        if not self.devices:
+            self.setup(progress)
+        self.started = time.monotonic()
+        t0 = self.t0_ms = self.devices[0].board.clock.now_ms()
+        end = t0 + self.scn.duration_s * 1000
+        stopped: dict[int, str] = {}
+        t = t0
+        while t < end:
+            t = min(t + SLICE_MS, end)
+            for d in self.devices:
+                if d.device_id not in stopped:
+                    why = self._step(d, t)
+                    if why:
+                        stopped[d.device_id] = why
+            if progress:
+                st = self.collector.status()["totals"]
+                progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
+                         f"stored, {sum(d.cycles for d in self.devices)} wake cycles")
+        return self.summary(end, stopped)
+
+    # -- results ----------------------------------------------------------------------------------------------
+    def reports(self, device_id=None) -> list[dict]:
+        return list(self.collector.store.reports(device_id))
+
+    def summary(self, end_ms: int, stopped: dict) -> dict:
+        devs = []
+        faults_t = self.fault_times()
+        for d in self.devices:
+            rows = self.reports(d.device_id)
+            delivered = len(rows)
+            counters = sorted(r["counter"] for r in rows)
+            info = next((x for x in self.collector.status()["devices"] if x["device_id"] == d.device_id), {})
+            alarms = [r for r in rows if set(r.get("flags", [])) & {"anomaly", "high"}]
+            first_alarm = min((r["ts"] for r in alarms), default=None)
+            e = d.board.energy.report(end_ms)
+            battery = boards.load(self.scn.board).get("battery") or {}
+            cap = battery.get("capacity_mah")
+            avg_ma = e["average_ma"]
+            radio_ms = sum(s["ms"] for s in e["states"] if s["part"] in ("modem", "wifi")
+                           and s["state"] not in ("off", "psm"))
+            parts: dict[str, float] = {}
+            for s in e["states"]:
+                k = f"{s['part']} {s['state']}"
+                parts[k] = parts.get(k, 0.0) + s["charge_mc"]
+            dominant = max(parts, key=parts.get) if parts else None
+            devs.append({
+                "device": d.device_id,
+                "cycles": d.cycles, "ends": d.ends, "stopped": stopped.get(d.device_id),
+                "generated": d.seq, "delivered": delivered, "queued": d.queued,
+                "duplicates": info.get("duplicates", 0),
+                "lost": max(0, d.seq - delivered - d.queued),
+                "missing_counters": _missing(counters, d.seq, d.queued),
+                "alarms": len(alarms), "first_alarm_ts": first_alarm,
+                "bytes_sent": self.bytes_in.get(d.device_id, 0), "uplinks": self.uplinks.get(d.device_id, 0),
+                "radio_on_s": round(radio_ms / 1000, 1),
+                "charge_mc": round(e["charge_mc"], 1),
+                "mah_per_day": round(avg_ma * 24, 3),
+                "average_ua": round(avg_ma * 1000, 1),
+                "battery_mah": cap,
+                "battery_days": round(cap / (avg_ma * 24), 1) if cap and avg_ma > 0 else None,
+                "dominant": dominant,
+                "energy_parts_mc": {k: round(v, 1) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])},
+            })
+        tot = {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost",
+                                                     "alarms", "bytes_sent", "uplinks", "cycles")}
+        wall = time.monotonic() - self.started if self.started else 0.0
+        return {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
+                "start_ts": getattr(self, "t0_ms", end_ms) // 1000,
+                "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
+                "rejects": self.collector.status()["rejects"]}
+
+    def fault_times(self) -> list:
+        out = []
+        env = self.scn.environment
+        if env.get("preset") == "core2_demo":
+            out.append({"kind": "bearing", "at_s": env.get("bearing_start", 5 * 86400)})
+        for f in self.scn.faults:
+            out.append({k: v for k, v in f.items()})
+        return out
+
+
+def _missing(counters, seq, queued):
+    have = set(counters)
+    return [c for c in range(1, seq - queued + 1) if c not in have][:20]
+
+
+def _host_arch() -> str:
+    import sys
+
+    return "x64" if sys.maxsize > 2**32 else "x86"
+
+
+def _bar(done, total, width=24) -> str:
+    n = int(width * done / total) if total else width
+    return "[" + "#" * n + "." * (width - n) + "]"
+
+
+def format_summary(s: dict) -> str:
+    """The summary as a person reads it."""
+    lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {s['duration_s'] / 86400:g} days simulated "
+             f"in {s['wall_s']} s"]
+    lines.append(f"{'device':>7} {'cycles':>6} {'gen':>5} {'deliv':>5} {'queued':>6} {'dup':>4} {'lost':>4} "
+                 f"{'alarms':>6} {'first alarm':>19} {'bytes':>7} {'radio s':>8} {'avg uA':>8} {'mAh/day':>8} "
+                 f"{'battery':>9}")
+    for d in s["devices"]:
+        fa = time.strftime("%Y-%m-%d %H:%M", time.gmtime(d["first_alarm_ts"])) if d["first_alarm_ts"] else "-"
+        life = f"{d['battery_days'] / 365:.1f} y" if d["battery_days"] and d["battery_days"] > 365 else (
+            f"{d['battery_days']:.0f} d" if d["battery_days"] else "-")
+        lines.append(f"{d['device']:>7} {d['cycles']:>6} {d['generated']:>5} {d['delivered']:>5} {d['queued']:>6} "
+                     f"{d['duplicates']:>4} {d['lost']:>4} {d['alarms']:>6} {fa:>19} {d['bytes_sent']:>7} "
+                     f"{d['radio_on_s']:>8} {d['average_ua']:>8} {d['mah_per_day']:>8} {life:>9}")
+    t = s["totals"]
+    lines.append(f"total: {t['generated']} reports generated, {t['delivered']} delivered, {t['queued']} still "
+                 f"queued, {t['duplicates']} duplicates, {t['lost']} lost; {t['alarms']} alarm reports; "
+                 f"{t['bytes_sent']} bytes in {t['uplinks']} uplinks")
+    if s["devices"]:
+        d = s["devices"][0]
+        lines.append(f"energy: dominated by {d['dominant']}; " + ", ".join(
+            f"{k} {v:.0f} mC" for k, v in list(d["energy_parts_mc"].items())[:4]))
+    for f in s["faults"]:
+        lines.append("fault: " + ", ".join(f"{k}={v}" for k, v in f.items()))
+    if s["rejects"]:
+        lines.append(f"collector refused: {s['rejects']}")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Simulation scenarios: small JSON files a user writes to say what a fleet run simulates.
+
+    {
+      "board": "m5stack-core2",          # a board file name (fieldnode boards)
+      "devices": 3,                      # how many boards, each with its own identity and key
+      "duration": "7d",                  # 90s, 45m, 36h, 7d, or seconds
+      "seed": 1,                         # everything random (noise, fault instants) follows it
+      "config": {"policy": {"sample_s": 600}},   # merged into each device's config.json (firmware/appconfig.py)
+      "environment": {"preset": "core2_demo", "bearing_start": "5d"},
+                                         # or a full physics section (host/fieldnode/sim/physics.py)
+      "modem": {"network": {"rssi_dbm": -95}},    # the modem scenario (host/fieldnode/sim/modems/__init__.py)
+      "faults": [
+        {"kind": "power_cut", "at": "2d3h"},       # power cut at an instant (lands in the wake cycle running then)
+        {"kind": "power_cuts", "count": 5},        # that many cuts at random instants inside wake cycles
+        {"kind": "outage", "from": "3d", "to": "3d12h"},   # no cellular coverage
+        {"kind": "modem_error", "match": "AT+CNACT", "code": 30, "times": 3}
+      ]
+    }
+
+Every key is optional. ``load()`` validates and raises ConfigError naming the file, the key and what is allowed.
+Examples live in ``tools/scenarios/``.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import boards
+from .errors import ConfigError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
+KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "name", "description")
+
+
+def parse_duration(text) -> int:
+    """Seconds from ``"7d"``, ``"2d3h"``, ``"90s"``, ``"45m"`` or a number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError(f"duration {text} is negative")
+        return int(text)
+    t = str(text).strip().lower()
+    if re.fullmatch(r"\d+", t):
+        return int(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", t)
+    if not parts or "".join(n + u for n, u in parts) != t:
+        raise ValueError(f"{text!r} is not a duration like 90s, 45m, 36h, 7d or 2d3h")
+    return int(sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+@dataclass
+class Scenario:
+    board: str = "m5stack-core2"
+    devices: int = 1
+    duration_s: int = 86400
+    seed: int = 1
+    config: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=lambda: {"preset": "core2_demo", "bearing_start": "5d"})
+    modem: dict = field(default_factory=dict)
+    faults: list = field(default_factory=list)
+    name: str = "scenario"
+    description: str = ""
+
+    def faults_of(self, kind: str) -> list:
+        return [f for f in self.faults if f["kind"] == kind]
+
+
+def load(source, overrides: dict | None = None) -> Scenario:
+    """A Scenario from a file path, a dict, or None (the built-in defaults), with ``overrides`` applied."""
+    where = "scenario"
+    data: dict = {}
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        where = p.name
+        try:
+            data = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"no such scenario file: {p}", "see tools/scenarios/ for examples")
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{where}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+    elif isinstance(source, dict):
+        data = dict(source)
+    elif source is not None:
+        raise ConfigError("a scenario is a JSON file or an object")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: must be a JSON object")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+
+    def fail(key, what):
+        raise ConfigError(f"{where}: '{key}': {what}")
+
+    for k in data:
+        if k not in KEYS:
+            fail(k, f"unknown key (allowed: {', '.join(KEYS)})")
+    s = Scenario()
+    if "board" in data:
+        if data["board"] not in boards.names():
+            fail("board", f"{data['board']!r} is not a board (choose one of: {', '.join(boards.names())})")
+        s.board = data["board"]
+    if "devices" in data:
+        n = data["devices"]
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+            fail("devices", f"{n!r} must be an integer 1..1000")
+        s.devices = n
+    for key, attr in (("duration", "duration_s"),):
+        if key in data:
+            try:
+                setattr(s, attr, parse_duration(data[key]))
+            except ValueError as e:
+                fail(key, str(e))
+            if getattr(s, attr) < 60:
+                fail(key, "at least 60 seconds")
+    if "seed" in data:
+        if not isinstance(data["seed"], int):
+            fail("seed", "an integer")
+        s.seed = data["seed"]
+    for key in ("config", "modem", "environment"):
+        if key in data:
+            if not isinstance(data[key], dict):
+                fail(key, "must be an object")
+            setattr(s, key, dict(data[key]))
+    env = s.environment
+    if env.get("preset") not in (None, "core2_demo", "quiet"):
+        fail("environment.preset", f"{env.get('preset')!r} is not one of core2_demo, quiet")
+    if "bearing_start" in env:
+        try:
+            env["bearing_start"] = parse_duration(env["bearing_start"])
+        except ValueError as e:
+            fail("environment.bearing_start", str(e))
+    faults = data.get("faults", [])
+    if not isinstance(faults, list):
+        fail("faults", "must be a list of objects")
+    for i, f in enumerate(faults):
+        if not isinstance(f, dict) or f.get("kind") not in FAULT_KINDS:
+            fail(f"faults[{i}].kind", f"{(f or {}).get('kind')!r} is not one of {', '.join(FAULT_KINDS)}")
+        f = dict(f)
+        for k in ("at", "from", "to"):
+            if k in f:
+                try:
+                    f[k] = parse_duration(f[k])
+                except ValueError as e:
+                    fail(f"faults[{i}].{k}", str(e))
+        if f["kind"] == "power_cut" and "at" not in f:
+            fail(f"faults[{i}].at", "when the power is cut, e.g. \"2d3h\"")
+        if f["kind"] == "power_cuts" and not isinstance(f.get("count"), int):
+            fail(f"faults[{i}].count", "how many random power cuts, an integer")
+        if f["kind"] == "outage" and not ("from" in f and "to" in f and f["to"] > f["from"]):
+            fail(f"faults[{i}]", "an outage needs \"from\" and a later \"to\"")
+        s.faults.append(f)
+    s.name = str(data.get("name", Path(str(source)).stem if isinstance(source, (str, Path)) else "scenario"))
+    s.description = str(data.get("description", ""))
+    return s
