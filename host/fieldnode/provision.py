@@ -213,11 +213,11 @@ def _identity(dev_state, opts, registry, board_name, who, rep):
             when = known.facts.get("provisioned_at", "?")
             raise AlreadyProvisioned(f"device {wanted} on {rep.port} is already provisioned ({when}, by "
                                      f"{known.facts.get('provisioned_by', '?')})",
-                                     "pass --force to provision it again (it keeps its id and key)")
+                                     "pass --force to provision it again; it keeps its id and key")
         rep.step("identity", "ok", f"device {wanted} (again; key kept from the registry)")
         return wanted, known.key
     new_id = wanted if opts.device_id is not None else max([d.device_id for d in registry.devices()] or [0]) + 1
-    d = registry.add_device(new_id, who=who, board=board_name, status="provisioning", **opts.tags)
+    d = registry.add_device(new_id, who=who, board=board_name, status="provisioning")
     rep.step("identity", "ok", f"device {new_id} (new), key created and kept in the registry")
     return new_id, d.key
 
@@ -295,7 +295,7 @@ def _provision(dev, board_name, opts, registry, say, rep, who, t0):
                                                                       f"(last counter {last})",
                  "" if ok else "the device was acknowledged by another collector: check --endpoint")
     rep.passed = rep.failed_step is None
-    _record(registry, rep, lk, who)
+    _record(registry, rep, lk, who, opts.tags)
     if rep.passed and opts.start:
         say(f"device {device_id}: restarting the board into its wake cycle")
         _reset(dev)
@@ -316,11 +316,13 @@ def _sensors(rep, s):
         rep.step("sensors", "ok", detail)
 
 
-def _record(registry, rep, lk, who):
+def _record(registry, rep, lk, who, tags):
     f = rep.failed_step
     facts = dict(rep.facts, board=rep.board, port=rep.port, link=lk["kind"], endpoint=lk["endpoint"],
                  status="ok" if rep.passed else "failed", failed_step=f.name if f else None,
                  provisioned_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), provisioned_by=who)
+    if tags:
+        facts["tags"] = dict(tags)
     if lk["kind"] == "cellular":
         facts["apn"] = lk.get("apn", "soracom.io")
     registry.set_facts(rep.device_id, who=who, **facts)

@@ -52,12 +52,22 @@ def _run(dl_ms, reply_ms):
             return ok
         l.up = _up
         l.send = lambda data, ms: send(data, min(ms, reply_ms))
+        down = l.down
+        def _down(psm=True):
+            _r['info'] = l.info()
+            if getattr(l, 'pwrkey', 0) is None and getattr(l, 'psm', 0) is None:
+                # No PWRKEY line (Unit CatM on a Core2): a modem switched off (AT+CPOWD) could not be switched on
+                # again by the next wake cycle. Leave it on, as PSM would.
+                _r['modem_left_on'] = True
+                l.psm = {'active_s': 0}
+            return down(psm)
+        l.down = _down
         links.append(l)
         return l
     a.make_link = _make
     _r['sent'] = a.uplink(b, cfg, q, now)
     _r['queue'] = q.stats()
-    if links:
+    if links and 'info' not in _r:
         _r['info'] = links[0].info()
 try:
     _run(%d, %d)

@@ -1,0 +1,97 @@
+"""`fieldnode provision` end to end: the CLI in its own process, the real firmware deployed on an interactive
+virtual Core2 (mpremote's transport on its pseudo-terminal), its SIM7080G model routing uni.soracom.io to a
+collector on a free UDP port in this process, and the registry under a temporary FIELDNODE_HOME."""
+
+import json
+import socket
+
+import pytest
+from fieldnode.registry import Registry
+from provision_util import boards, cli, collector, home  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.xdist_group("provision")
+
+
+def _secret_forms(key: bytes) -> list:
+    return [key.hex(), key.hex().upper(), repr(key), key.hex()[:16]]
+
+
+def test_good_provision_then_already_provisioned_then_force(home, collector, boards):  # noqa: F811
+    b = boards(collector.udp_port)
+    p = cli("provision", "--port", b.port, "--board", "m5stack-core2", "--apn", "soracom.io", "--user", "sora",
+            "--password", "sora", "--interval", "60", "--collector", collector.http_url, "--no-start", "--json",
+            home=home)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["passed"] and rep["failed_step"] is None
+    assert [s["name"] for s in rep["steps"]] == ["board", "identity", "config", "sensors", "modem", "sim", "network",
+                                                 "data", "test report", "collector", "registry"]
+    dev_id = rep["device_id"]
+    reg = Registry()
+    d = reg.get(dev_id)
+    assert d.facts["iccid"] == "8981100000123456789" and d.facts["imsi"] == "440103123456789"
+    assert d.facts["imei"] == "866123045678901" and d.facts["fw"].endswith("SIM7080")
+    assert d.facts["board"] == "m5stack-core2" and d.facts["status"] == "ok" and d.facts["provisioned_by"]
+    assert [h["action"] for h in reg.history(dev_id)] == ["add", "set_facts"]
+    # The collector stored the test report under the new key, with the device queue's counter.
+    st = collector.status()
+    assert [(x["device_id"], x["last_counter"]) for x in st["devices"]] == [(dev_id, rep["test"]["counter"])]
+    # The key is on the board and in the registry, and nowhere in what the command said or the history.
+    assert b.read_file("key.bin") == d.key
+    assert json.loads(b.read_file("config.json"))["device_id"] == dev_id
+    said = p.stdout + p.stderr + json.dumps(reg.history(dev_id))
+    assert not [f for f in _secret_forms(d.key) if f in said]
+
+    again = cli("provision", "--port", b.port, home=home)
+    assert again.returncode == 2
+    err = [ln for ln in again.stderr.splitlines() if not ln.startswith("... ")]
+    assert len(err) == 1 and err[0].startswith(f"error: device {dev_id} on {b.port} is already provisioned")
+    assert err[0].endswith("(pass --force to provision it again; it keeps its id and key)")
+
+    forced = cli("provision", "--port", b.port, "--force", home=home)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"PASS  device {dev_id} is provisioned; it restarted" in forced.stdout
+    assert reg.get(dev_id).key == d.key  # same identity: the running collector's cached key still verifies
+    assert collector.status()["devices"][0]["last_counter"] == rep["test"]["counter"] + 1
+    assert not [f for f in _secret_forms(d.key) if f in forced.stdout + forced.stderr]
+
+
+def _closed_udp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_collector_not_reachable(home, collector, boards):  # noqa: F811
+    p = cli("provision", "--port", "/dev/null", "--collector", "http://127.0.0.1:1", home=home)
+    assert p.returncode == 5
+    assert p.stderr.startswith("error: collector not reachable at http://127.0.0.1:1")
+    assert "fieldnode collect" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+    b = boards(_closed_udp_port())
+    p = cli("provision", "--port", b.port, "--reply-timeout", "2", home=home)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "  ok      data" in p.stdout
+    assert "  failed  test report  no acknowledgement from the collector at uni.soracom.io:23080 within 2 s" \
+           in p.stdout
+    assert "-> start the collector (fieldnode collect)" in p.stdout and "FAIL  at test report" in p.stdout
+    facts = Registry().get(1).facts
+    assert facts["status"] == "failed" and facts["failed_step"] == "test report" and facts["iccid"]
+    # A failed provisioning is not "already provisioned": once the collector is there it simply runs again.
+    assert "already provisioned" not in cli("provision", "--port", b.port, "--reply-timeout", "1", home=home).stderr
+
+
+def test_no_sim_says_so(home, collector, boards):  # noqa: F811
+    b = boards(collector.udp_port, modem={"sim": {"present": False}})
+    p = cli("provision", "--port", b.port, "--json", "--timeout", "20", home=home)
+    assert p.returncode == 1
+    rep = json.loads(p.stdout)
+    steps = {s["name"]: s for s in rep["steps"]}
+    assert steps["modem"]["status"] == "ok" and "866123045678901" in steps["modem"]["detail"]
+    assert steps["sim"]["status"] == "failed" and "no SIM card" in steps["sim"]["detail"]
+    assert "insert the SIM" in steps["sim"]["todo"]
+    assert steps["network"]["status"] == steps["test report"]["status"] == "skipped"
+    assert rep["failed_step"] == "sim" and not rep["passed"]
+    assert Registry().get(rep["device_id"]).facts["imei"] == "866123045678901"
