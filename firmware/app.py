@@ -119,7 +119,9 @@ class App:
                 st.rms_max = 0
         st.alarm = alarm_now
         sent = 0
-        if act & policy.UPLINK or (boot and st.fresh):
+        import loader  # hook, issue 9.5 (app updates): a version on trial, or a rollback to report, uplinks
+
+        if act & policy.UPLINK or (boot and st.fresh) or loader.busy():
             sent = self.uplink(b, cfg, q, now)
         st.attempts = 0
         st.cycles += 1
@@ -247,6 +249,12 @@ class App:
                     self.apply(cmds)
                 if acked < batch[-1][0]:
                     break  # the collector stored less than was sent: try again next time
+            import loader  # hook, issue 9.5 (app updates, update.py): confirm, report a rollback, fetch an offer
+
+            if ok and (self.pstate.get("upd") or loader.busy()):
+                import update
+
+                update.after_delivery(self, link, key, dev, sent, b.data.get("name"))
             info = link.info()
             rssi = info.get("dbm") if info.get("dbm") is not None else info.get("rssi_dbm")
             if rssi is not None and rssi != self.pstate.get("rssi"):

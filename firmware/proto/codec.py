@@ -55,9 +55,15 @@ OP_SET_THRESHOLD = const(1)  # key: threshold index (the application's table), v
 OP_SET_INTERVAL = const(2)  # value: report interval in seconds
 OP_REBOOT = const(3)
 OP_DIAG = const(4)  # send the HEALTH block in the next report; key: what (reserved, 0)
-OPS = (OP_SET_THRESHOLD, OP_SET_INTERVAL, OP_REBOOT, OP_DIAG)
+OP_UPDATE = const(5)  # an app update is offered: value is its version (proto.fetch; firmware/update.py)
+OPS = (OP_SET_THRESHOLD, OP_SET_INTERVAL, OP_REBOOT, OP_DIAG, OP_UPDATE)
 OP_NAMES = {OP_SET_THRESHOLD: "set_threshold", OP_SET_INTERVAL: "set_interval", OP_REBOOT: "reboot",
-            OP_DIAG: "diag"}
+            OP_DIAG: "diag", OP_UPDATE: "update"}
+
+# App update fetches (proto/fetch.py) share the endpoint: their first byte is version 1 with no report, which no
+# report uplink can be, and they are always FETCH_LEN bytes.
+FETCH = const(0x20)
+FETCH_LEN = const(24)
 
 REASON_TRUNCATED = "truncated"
 REASON_OVERSIZED = "oversized"
@@ -157,6 +163,8 @@ def uplink_length(buf):
     if b0 >> 5 != VERSION:
         raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks %d" % (b0 >> 5, VERSION))
     n = b0 & 0x0F
+    if b0 == FETCH:
+        return FETCH_LEN
     if n == 0:
         raise ValueError(REASON_MALFORMED, "uplink with no report")
     off = HEADER
@@ -176,6 +184,8 @@ class Uplink:
         if len(data) < HEADER + 1:
             raise ValueError(REASON_TRUNCATED, "%d bytes, an uplink has at least %d" % (len(data), MIN_UPLINK))
         b0, self.device_id, self.counter = struct.unpack_from(">BII", data, 0)
+        if b0 == FETCH:
+            raise ValueError(REASON_MALFORMED, "a fetch request (proto.fetch), not a report uplink")
         need = uplink_length(data)
         if need == 0 or need > len(data):
             raise ValueError(REASON_TRUNCATED, "%d bytes, the header announces more" % len(data))

@@ -16,7 +16,7 @@ MAX_INTERVAL = 7 * 24 * 3600
 
 def apply(state, cmds):
     """(new state, reboot requested). ``state`` keys used: cmd (last applied id), refused, interval,
-    thr (dict index -> value), diag (send HEALTH next)."""
+    thr (dict index -> value), diag (send HEALTH next), upd (version of an offered app update)."""
     new = dict(state)
     thr = dict(state.get("thr") or {})
     last = state.get("cmd", 0)
@@ -36,6 +36,8 @@ def apply(state, cmds):
             reboot = True
         elif op == codec.OP_DIAG:
             new["diag"] = 1
+        elif op == codec.OP_UPDATE and value > 0:
+            new["upd"] = value  # firmware/update.py fetches it in the next link sessions
         else:
             refused += 1
     if not seen:

@@ -28,7 +28,7 @@ REJECT_REASONS = ("flood", codec.REASON_TRUNCATED, codec.REASON_OVERSIZED, codec
 ALARM_FLAGS = schema.FLAG_ANOMALY | schema.FLAG_HIGH | schema.FLAG_LOW | schema.FLAG_LOWBAT | schema.FLAG_SENSOR_ERR
 
 COMMANDS = {"set_threshold": codec.OP_SET_THRESHOLD, "set_interval": codec.OP_SET_INTERVAL,
-            "reboot": codec.OP_REBOOT, "diag": codec.OP_DIAG}
+            "reboot": codec.OP_REBOOT, "diag": codec.OP_DIAG, "update": codec.OP_UPDATE}
 
 
 class RateLimit:
@@ -60,7 +60,7 @@ def parse_command(name: str, value=0, key=0) -> tuple:
 
 
 class Collector:
-    def __init__(self, db_path, registry=None, *, rate=20.0, burst=40, clock=time.time):
+    def __init__(self, db_path, registry=None, *, rate=20.0, burst=40, clock=time.time, releases=None):
         self.store = Store(db_path)
         self.registry = registry if registry is not None else Registry()
         self.limit = RateLimit(rate, burst)
@@ -69,6 +69,9 @@ class Collector:
         self._keys = {}
         self._last_log = {}
         self.stats = {"uplinks": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+        from .updates import Updates  # app updates (issue 9.5): fetch requests, releases from ``releases``
+
+        self.updates = Updates(self, releases)
 
     def close(self):
         self.store.close()
@@ -116,6 +119,8 @@ class Collector:
         self.stats["uplinks"] += 1
         if not self.limit.allow(source):
             return self._reject("flood", source, f"over {self.limit.rate:g}/s")
+        if datagram[:1] == bytes((codec.FETCH,)):  # an app update fetch (updates.py), not a report uplink
+            return self.updates.handle(bytes(datagram), source)
         try:
             up = codec.Uplink(bytes(datagram))
         except ValueError as e:

@@ -9,10 +9,10 @@ mpcompat.install()
 if str(FIRMWARE) not in sys.path:
     sys.path.append(str(FIRMWARE))
 
-from proto import auth, codec, commands, schema  # noqa: E402
+from proto import auth, codec, commands, fetch, schema  # noqa: E402
 
-for _m in (auth, codec, commands, schema):
+for _m in (auth, codec, commands, fetch, schema):
     if not str(getattr(_m, "__file__", "")).startswith(str(FIRMWARE)):
         raise ImportError(f"{_m.__name__} came from {_m.__file__}, not from {FIRMWARE}: another package shadows it")
 
-__all__ = ["auth", "codec", "commands", "schema"]
+__all__ = ["auth", "codec", "commands", "fetch", "schema"]
