@@ -85,6 +85,16 @@ class Cellular(L.Link):
                 raise
             return False
 
+    def _radio_off(self, dl):
+        # AT+CFUN? answers +CFUN: <fun> (TS 27.007 8.2); 0 minimum functionality, 4 RF off
+        try:
+            for line in self.at.cmd(b"AT+CFUN?", 1000, b"+CFUN:", dl):
+                return line[6:].strip() in (b"0", b"4")
+        except ATError as e:
+            if e.kind == "restart" or self._left(dl) <= 0:
+                raise
+        return False
+
     # -- up -----------------------------------------------------------------------------------------------
     def up(self, deadline_ms):
         dl = time.ticks_add(time.ticks_ms(), deadline_ms)
@@ -94,6 +104,10 @@ class Cellular(L.Link):
                 return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
             self._try(b"ATE0", 300, dl)
             self._try(b"AT+CMEE=1", 300, dl)
+            if self.pwrkey is None and self._radio_off(dl):
+                # down() left the radio off with AT+CFUN=0 (see there); full functionality again (TS 27.007 8.2;
+                # the manuals give CFUN up to 10 s)
+                self._try(b"AT+CFUN=1", 10000, dl)
             self._identity(dl)  # IMEI and firmware answer even without a SIM: diagnostics want them
             if not self._sim(dl):
                 return False
@@ -287,7 +301,13 @@ class Cellular(L.Link):
                 # The modem enters PSM by itself when T3324 runs out after the last traffic; nothing to send.
                 self.active = False
                 return
-            self._power_off(dl)
+            if self.pwrkey is None:
+                # No PWRKEY line (M5Stack units on a Grove port): a modem powered off could never be switched on
+                # again until the supply is cycled. Turn the radio off instead (AT+CFUN=0, TS 27.007 8.2): the
+                # modem keeps answering AT, and up() turns the radio back on.
+                self._cmd(b"AT+CFUN=0", 10000, dl)
+            else:
+                self._power_off(dl)
         except ATError as e:
             self._fail("power down: %s" % e)
             if self.pwrkey is not None:
