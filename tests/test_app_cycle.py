@@ -5,7 +5,6 @@ figures asserted here are deterministic results of the simulation, not wall-cloc
 import json
 
 import pytest
-
 from fieldnode import fleet, scenario
 
 
