@@ -6,7 +6,11 @@ import json
 import socket
 
 import pytest
+from fieldnode.deploy import deploy
+from fieldnode.device import connect
+from fieldnode.provision import ProvisionOptions, provision
 from fieldnode.registry import Registry
+from fieldnode.sim.board import VirtualBoard
 from provision_util import boards, cli, collector, home  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.xdist_group("provision")
@@ -95,3 +99,23 @@ def test_no_sim_says_so(home, collector, boards):  # noqa: F811
     assert steps["network"]["status"] == steps["test report"]["status"] == "skipped"
     assert rep["failed_step"] == "sim" and not rep["passed"]
     assert Registry().get(rep["device_id"]).facts["imei"] == "866123045678901"
+
+
+def test_wifi_board_and_a_wrong_password(home, collector, tmp_path):  # noqa: F811
+    b = VirtualBoard("esp32-c3-devkitm", flash_dir=tmp_path / "flash")
+    try:
+        b.start()
+        with connect(b.port) as dev:
+            deploy(dev, "esp32-c3-devkitm")
+            ok = provision(dev, None, ProvisionOptions(wifi_ssid="fieldnode-lab", wifi_key="fieldnode", start=False,
+                                                       endpoint=f"127.0.0.1:{collector.udp_port}"), Registry())
+            bad = provision(dev, None, ProvisionOptions(wifi_ssid="fieldnode-lab", wifi_key="nope", start=False,
+                                                        endpoint=f"127.0.0.1:{collector.udp_port}", force=True),
+                            Registry())
+    finally:
+        b.close()
+    assert ok.passed and [s.name for s in ok.steps if s.status == "ok"][-3:] == ["wifi", "test report", "registry"]
+    assert ok.facts["ssid"] == "fieldnode-lab" and ok.facts["ip"]
+    assert bad.device_id == ok.device_id and bad.failed_step.name == "wifi"
+    assert bad.failed_step.detail == "Wi-Fi: wrong Wi-Fi password (fieldnode-lab)"
+    assert collector.status()["devices"][0]["last_counter"] == ok.test["counter"]

@@ -308,7 +308,8 @@ def _sensors(rep, s):
     if not s:
         return
     errs = s.get("errors") or []
-    detail = f"{s.get('temp_c100', 0) / 100:.2f} C, battery {s.get('batt_mv', 0) / 1000:.2f} V"
+    detail = f"{s.get('temp_c100', 0) / 100:.2f} C" + (f", battery {s['batt_mv'] / 1000:.2f} V" if s.get("batt_mv")
+                                                        else "")
     if errs:
         rep.step("sensors", "warning", f"{', '.join(errs)} did not answer; {detail}",
                  "check the sensor's cable and its I2C address in the board file")
