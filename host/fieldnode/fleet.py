@@ -161,7 +161,15 @@ class FleetRun:
                 progress(f"device {dev_id}: {board.name} provisioned")
         self._plan_power_cuts()
 
+    def adopt(self, device_id: int, board) -> None:
+        """Run an already provisioned board (flashed, deployed and provisioned through the CLI, as ``make demo``
+        does) as one of this fleet's devices; it must be stopped (headless)."""
+        self.devices.append(DeviceRun(device_id, board))
+        self._plan_power_cuts()
+
     def _plan_power_cuts(self):
+        for d in self.devices:
+            d.cuts.clear()
         for f in self.scn.faults_of("power_cut"):
             for d in self.devices:
                 d.cuts.append(d.board.clock.now_ms() + f["at"] * 1000)

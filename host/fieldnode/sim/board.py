@@ -527,9 +527,9 @@ class VirtualBoard:
 
         if self.console is not None:
             return self
+        self._was_realtime = self.clock.realtime
         if realtime and not self.clock.realtime:
-            self.clock.realtime = True
-            self.clock._t0 = time.monotonic()
+            self.clock.set_realtime(True)
         self._stop.clear()
         self.console = Console(self, rfc2217=rfc2217)
         self.console.power_on(download=download)
@@ -550,6 +550,8 @@ class VirtualBoard:
         if console is not None:
             console.close()
         self.proc = None
+        if not getattr(self, "_was_realtime", self.clock.realtime):
+            self.clock.set_realtime(False)  # back to virtual time for headless cycles, keeping the time that passed
 
     def close(self) -> None:
         self.stop()

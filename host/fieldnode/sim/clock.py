@@ -27,6 +27,17 @@ class VirtualClock:
                 t += int((time.monotonic() - self._t0) * 1000 * self.speed)
             return t
 
+    def set_realtime(self, on: bool, speed: float | None = None) -> None:
+        """Switch between following the wall clock and moving only when advanced, without a jump: the time
+        that passed in real-time mode is kept."""
+        with self._lock:
+            if self.realtime:
+                self._advanced += int((time.monotonic() - self._t0) * 1000 * self.speed)
+            self.realtime = on
+            if speed is not None:
+                self.speed = speed
+            self._t0 = time.monotonic()
+
     def advance(self, ms: int) -> int:
         """Move time forward by ``ms`` (never backwards); return the new time."""
         if ms < 0:

@@ -46,6 +46,7 @@ amplitude is ``initial_g`` at ``start_s`` and grows by ``growth_g_per_hour`` up 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,7 +84,8 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def _name_key(name: str) -> int:
+@functools.lru_cache(maxsize=256)
+def _name_key(name: str) -> int:  # cached: a vibration window asks for it thousands of times
     h = 1469598103934665603
     for c in name.encode():
         h = ((h ^ c) * 1099511628211) & _M64
