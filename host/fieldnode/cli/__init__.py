@@ -14,10 +14,20 @@ from .. import __version__
 from ..errors import FieldnodeError
 
 EPILOG = """\
-examples:
-  fieldnode boards                          list and validate the board files
-  fieldnode sim board --board m5stack-core2 start a virtual board on a pseudo-terminal
-  fieldnode --help <verb>                   more on one verb (or: fieldnode <verb> --help)
+a board's life, in order:
+  fieldnode boards                                        which boards fieldnode knows (and are their files valid)
+  fieldnode firmware add ESP32_GENERIC-v1.24.1.bin        cache a MicroPython image once
+  fieldnode flash --board m5stack-core2 --port /dev/ttyUSB0
+  fieldnode deploy --board m5stack-core2 --port /dev/ttyUSB0
+  fieldnode collect                                       (another terminal) receive reports on 127.0.0.1
+  fieldnode provision --board m5stack-core2 --port /dev/ttyUSB0
+  fieldnode monitor --port /dev/ttyUSB0 --collector
+
+no hardware yet:
+  fieldnode sim board --board m5stack-core2               a virtual board on a pty: use its port above
+  fieldnode sim run --board lowpower-ref --duration 7d    a simulated week: reports, alarms, battery life
+
+fieldnode <verb> --help explains each verb.
 
 State lives under $FIELDNODE_HOME (default ~/.fieldnode).
 """
