@@ -11,7 +11,7 @@ from fieldnode.device import connect
 from fieldnode.provision import ProvisionOptions, provision
 from fieldnode.registry import Registry
 from fieldnode.sim.board import VirtualBoard
-from provision_util import boards, cli, collector, home  # noqa: F401  (fixtures)
+from provision_util import boards, cli, collector, home, wait_for  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.xdist_group("provision")
 
@@ -105,6 +105,8 @@ def test_wifi_board_and_a_wrong_password(home, collector, tmp_path):  # noqa: F8
     b = VirtualBoard("esp32-c3-devkitm", flash_dir=tmp_path / "flash")
     try:
         b.start()
+        # Connect once it booted: bytes sent while the virtual board boots can be lost (see the report).
+        assert wait_for(lambda: any(e["kind"] == "firmware" and e["text"] == "boot:mounted" for e in b.events))
         with connect(b.port) as dev:
             deploy(dev, "esp32-c3-devkitm")
             ok = provision(dev, None, ProvisionOptions(wifi_ssid="fieldnode-lab", wifi_key="fieldnode", start=False,

@@ -79,9 +79,10 @@ def usb_ports() -> list[str]:
 class PortWatcher:
     """Hands out ports as boards are plugged in; ``list_ports`` is injectable (tests, other kinds of port)."""
 
-    def __init__(self, list_ports=usb_ports, poll_s: float = 0.5):
+    def __init__(self, list_ports=usb_ports, poll_s: float = 0.5, settle_s: float = 0.0):
         self.list_ports = list_ports
         self.poll_s = poll_s
+        self.settle_s = settle_s  # a board just plugged in is still booting
         self.done: set = set()
 
     def next(self, timeout_s: float) -> str:
@@ -92,6 +93,7 @@ class PortWatcher:
             fresh = sorted(now - self.done)
             if fresh:
                 self.done.add(fresh[0])
+                time.sleep(self.settle_s)
                 return fresh[0]
             if time.monotonic() >= end:
                 raise NetworkError(f"no board was plugged in within {timeout_s:g} s",
@@ -112,7 +114,7 @@ def run_batch(rows, board, opts, registry, results_path, port_timeout=300.0, pro
               watcher=None) -> list[dict]:
     """Provision each row in turn; write the results CSV after each. Returns the result rows."""
     say = progress or (lambda msg: None)
-    watcher = watcher or PortWatcher()
+    watcher = watcher or PortWatcher(settle_s=1.5)
     results = []
     for i, row in enumerate(rows, start=1):
         t0 = time.monotonic()
