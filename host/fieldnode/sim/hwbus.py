@@ -56,9 +56,17 @@ class HwBus:
     def close(self):
         self._stop = True
         try:
+            # shutdown() wakes the accept() blocked in _serve; close() alone does not, and that thread then accepts
+            # on whatever socket reuses the descriptor: the next board's bus, whose process it would answer.
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self._sock.close()
         except OSError:
             pass
+        if self._thread is not threading.current_thread():
+            self._thread.join(2)
 
     # -- serving -------------------------------------------------------------------------------------------
     def _serve(self):
