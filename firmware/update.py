@@ -141,16 +141,17 @@ def after_delivery(app, link, key, dev, sent, board=None):
             p.pop("rb")
             loader.write(p)
     upd = app.pstate.get("upd")
-    if upd and offer(app, s, p, upd, board):
+    switched = upd and offer(app, s, p, upd, board)
+    if s.sent:
+        log("session: %d request(s), %d bytes received, %d ms" % (s.sent, s.rx, time.ticks_diff(time.ticks_ms(),
+                                                                                                   s.t0)))
+    if switched:
         try:
             link.down(psm=True)
         except OSError:
             pass
         machine.RTC().memory(b"")  # the new version starts from a fresh RTC state, so its first cycle uplinks
         machine.reset()
-    if s.sent:
-        log("session: %d request(s), %d bytes received, %d ms" % (s.sent, s.rx, time.ticks_diff(time.ticks_ms(),
-                                                                                                   s.t0)))
 
 
 def _drop(app):
