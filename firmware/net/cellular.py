@@ -116,6 +116,16 @@ class Cellular(L.Link):
                 self._configure(dl)
                 if not self._register(dl):
                     return False
+            elif self.psm is None and self.cfg["psm"] is not None:
+                # Registered on its own before we configured it (a modem that powers up with the board): PSM was
+                # never asked for, and without it down() would have to switch the radio off. Ask now; the network
+                # answers with the next tracking-area update, and +CEREG (mode 4) reports what it granted.
+                self._psm_request(dl)
+                try:
+                    self._cereg(dl)
+                except ATError as e:
+                    if e.kind == "restart":
+                        raise
             self._signal(dl)
             if not self._activate(dl):
                 return False

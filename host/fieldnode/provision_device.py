@@ -55,12 +55,7 @@ def _run(dl_ms, reply_ms):
         down = l.down
         def _down(psm=True):
             _r['info'] = l.info()
-            if getattr(l, 'pwrkey', 0) is None and getattr(l, 'psm', 0) is None:
-                # No PWRKEY line (Unit CatM on a Core2): a modem switched off (AT+CPOWD) could not be switched on
-                # again by the next wake cycle. Leave it on, as PSM would.
-                _r['modem_left_on'] = True
-                l.psm = {'active_s': 0}
-            return down(psm)
+            return down(psm)  # PSM when granted; a modem without PWRKEY only turns its radio off (net/cellular)
         l.down = _down
         links.append(l)
         return l

@@ -150,7 +150,9 @@ class Console:
         # one would take that as its normal mode.
         tty.setraw(self._s)
         attrs = termios.tcgetattr(self._s)
-        attrs[3] |= termios.ISIG
+        # NOFLSH: a Ctrl-C must not flush what follows it in the same burst (mpremote sends "\r\x03" then "\r\x01"
+        # at once; with the flush, the Ctrl-A was lost and the raw REPL never entered).
+        attrs[3] |= termios.ISIG | termios.NOFLSH
         termios.tcsetattr(self._s, termios.TCSANOW, attrs)
 
     def _enter_download(self):
