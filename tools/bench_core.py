@@ -136,6 +136,7 @@ _C = r"""
 #include <time.h>
 #define N 4096
 static int16_t w[N], out[N];
+static uint16_t sq[256];  /* core.fixed.SQRT_SEED */
 static volatile int32_t sink[20];
 typedef int32_t i32;
 
@@ -184,10 +185,15 @@ static void magnitude(const int16_t *x, const int16_t *y, const int16_t *z, int1
     for (int i = 0; i < n; i++) {
         i32 ax = x[i], ay = y[i], az = z[i], h = 0;
         if (ax < 0) ax = -ax; if (ay < 0) ay = -ay; if (az < 0) az = -az;
-        if (ax >= 0x4000 || ay >= 0x4000 || az >= 0x4000) { ax >>= 1; ay >>= 1; az >>= 1; h = 1; }
-        i32 v = ax * ax + ay * ay + az * az, r = 0, b = 1 << 28;
-        while (b > v) b >>= 2;
-        while (b) { if (v >= r + b) { v -= r + b; r = (r >> 1) + b; } else r >>= 1; b >>= 2; }
+        if ((ax | ay | az) >= 0x4000) { ax >>= 1; ay >>= 1; az >>= 1; h = 1; }
+        i32 v = ax * ax + ay * ay + az * az, t = v, k = 0;
+        if (t >= 0x1000000) { t >>= 16; k = 8; }
+        if (t >= 0x10000) { t >>= 8; k += 4; }
+        if (t >= 0x1000) { t >>= 4; k += 2; }
+        if (t >= 0x400) { t >>= 2; k += 1; }
+        if (t >= 0x100) { t >>= 2; k += 1; }
+        i32 g = (sq[t] << k) >> 8, r = (g + v / g) >> 1;
+        if (r * r > v) r -= 1;
         r <<= h; if (r > 32767) r = 32767; o[i] = (int16_t)r;
     }
 }
@@ -201,6 +207,8 @@ int main(void) {
     for (int i = 0; i < N; i++) {
         seed = (seed * 1103515245u + 12345u) & 0x7FFFFFFF; w[i] = (int16_t)((seed >> 8) % 65536 - 32768);
     }
+    sq[0] = 256;
+    for (int i = 1; i < 256; i++) { uint32_t r = 0; while ((r + 1) * (r + 1) <= 65536u * i + 32768u) r++; sq[i] = r; }
     printf("{");
     BENCH("naive", naive(w, N));
     BENCH("pass1", pass1(w, N));

@@ -9,6 +9,8 @@ written into a caller's ``array('i')`` (returning a tuple would allocate).
 The same functions run under CPython (``fieldnode.mpcompat.install()``), where the twins use them too.
 """
 
+from array import array
+
 from micropython import const
 
 SMALL_MAX = const(0x3FFFFFFF)  # largest MicroPython small int on a 32-bit port: saturate results here
@@ -45,6 +47,20 @@ def isqrt(x):
             r >>= 1
         b >>= 2
     return r
+
+
+def _seed_table():
+    # SQRT_SEED[t] = floor(256 * sqrt(t + 1/2)) (t >= 1; 256 for t = 0 so that a seed is never 0): the seed of the
+    # kernels' integer square root (core/kern.py, magnitude). For a mantissa t in [64, 256) the midpoint's root is
+    # within 2**-8 of the root of every value in [t, t + 1): one Newton step then lands within 1/8 of the root.
+    t = array("H", bytearray(512))
+    t[0] = 256
+    for i in range(1, 256):
+        t[i] = isqrt(65536 * i + 32768)
+    return t
+
+
+SQRT_SEED = _seed_table()  # 512 bytes, once at import
 
 
 def shift(x, e):

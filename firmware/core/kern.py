@@ -1,7 +1,8 @@
 """Viper kernels of the feature core: the per-sample loops, one kernel per pass.
 
 Each kernel has a plain-Python twin of the same name in ``core/twin.py`` that gives bit-identical partial
-results (tests/test_core_twins.py proves it under the MicroPython runtime on hypothesis-generated windows).
+results (tests/test_core_features.py and test_core_magnitude.py prove it under the MicroPython runtime on
+hypothesis-generated windows).
 The per-window arithmetic that turns partials into features is shared plain Python (``core/features.py``).
 
 Word size: a viper int is 32 bits on the ESP32 (xtensawin, rv32imc) and 64 bits on x86-64. Every expression
@@ -13,6 +14,8 @@ each accumulator), so the results are the same on both; wide sums are split into
 """
 
 import micropython
+
+from core.fixed import SQRT_SEED
 
 
 @micropython.viper
@@ -168,6 +171,7 @@ def magnitude(x, y, z, out, n: int):
     py = ptr16(y)
     pz = ptr16(z)
     po = ptr16(out)
+    sq = ptr16(SQRT_SEED)
     for i in range(n):
         ax = int((px[i] ^ 0x8000) - 0x8000)
         ay = int((py[i] ^ 0x8000) - 0x8000)
@@ -179,23 +183,35 @@ def magnitude(x, y, z, out, n: int):
         if az < 0:
             az = 0 - az
         h = 0
-        if ax >= 0x4000 or ay >= 0x4000 or az >= 0x4000:
+        if (ax | ay | az) >= 0x4000:
             ax >>= 1
             ay >>= 1
             az >>= 1
             h = 1
         v = ax * ax + ay * ay + az * az  # < 3 * 2**28
-        r = 0
-        b = 1 << 28
-        while b > v:
-            b >>= 2
-        while b != 0:
-            if v >= r + b:
-                v -= r + b
-                r = (r >> 1) + b
-            else:
-                r >>= 1
-            b >>= 2
+        # floor(sqrt(v)): t = v >> 2k in [64, 256) (v itself when v < 256), seed g = sqrt(t + 1/2) * 2**k from a
+        # table (rel. error < 2**-8), one Newton step (never below floor(sqrt v), at most 1 above), one correction.
+        t = v
+        k = 0
+        if t >= 0x1000000:
+            t >>= 16
+            k = 8
+        if t >= 0x10000:
+            t >>= 8
+            k += 4
+        if t >= 0x1000:
+            t >>= 4
+            k += 2
+        if t >= 0x400:
+            t >>= 2
+            k += 1
+        if t >= 0x100:
+            t >>= 2
+            k += 1
+        g = (sq[t] << k) >> 8  # 1 <= g < 2**15
+        r = (g + v // g) >> 1
+        if r * r > v:  # r <= 28378: r * r < 2**30
+            r -= 1
         r <<= h
         if r > 32767:
             r = 32767

@@ -6,6 +6,8 @@ claim that nothing leaves the signed 32-bit range: tests run them on extreme win
 every local.
 """
 
+from core.fixed import SQRT_SEED
+
 
 def pass1(a, n: int, o):
     """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4]."""
@@ -155,6 +157,7 @@ def magnitude(x, y, z, out, n: int):
     py = y
     pz = z
     po = out
+    sq = SQRT_SEED
     for i in range(n):
         ax = px[i]
         ay = py[i]
@@ -166,23 +169,35 @@ def magnitude(x, y, z, out, n: int):
         if az < 0:
             az = 0 - az
         h = 0
-        if ax >= 0x4000 or ay >= 0x4000 or az >= 0x4000:
+        if (ax | ay | az) >= 0x4000:
             ax >>= 1
             ay >>= 1
             az >>= 1
             h = 1
         v = ax * ax + ay * ay + az * az  # < 3 * 2**28
-        r = 0
-        b = 1 << 28
-        while b > v:
-            b >>= 2
-        while b != 0:
-            if v >= r + b:
-                v -= r + b
-                r = (r >> 1) + b
-            else:
-                r >>= 1
-            b >>= 2
+        # floor(sqrt(v)): t = v >> 2k in [64, 256) (v itself when v < 256), seed g = sqrt(t + 1/2) * 2**k from a
+        # table (rel. error < 2**-8), one Newton step (never below floor(sqrt v), at most 1 above), one correction.
+        t = v
+        k = 0
+        if t >= 0x1000000:
+            t >>= 16
+            k = 8
+        if t >= 0x10000:
+            t >>= 8
+            k += 4
+        if t >= 0x1000:
+            t >>= 4
+            k += 2
+        if t >= 0x400:
+            t >>= 2
+            k += 1
+        if t >= 0x100:
+            t >>= 2
+            k += 1
+        g = (sq[t] << k) >> 8  # 1 <= g < 2**15
+        r = (g + v // g) >> 1
+        if r * r > v:  # r <= 28378: r * r < 2**30
+            r -= 1
         r <<= h
         if r > 32767:
             r = 32767
