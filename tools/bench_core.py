@@ -165,9 +165,9 @@ static void pass2(const int16_t *a, int n, i32 m, i32 s) {
     sink[5] = zc; sink[6] = lo; sink[7] = hi; sink[8] = ca; sink[9] = cb; sink[10] = cc;
 }
 static void pass3(const int16_t *a, int n, i32 s, int left, int right) {
-    i32 ea = 0, eb = 0, ec = 0, fa = 0, fb = 0, fc = 0;
+    i32 ea = 0, eb = 0, ec = 0, fa = 0, fb = 0, fc = 0, u = s + (n << 15);
     for (int i = 0; i < n; i++) {
-        i32 t = a[i] * n - s; if (t < 0) t = -t; t = (t << left) >> right;
+        i32 t = (a[i] + 32768) * n - u; if (t < 0) t = -t; t = (t << left) >> right;
         i32 ta = t >> 8, tb = t & 0xFF; ea += ta * ta; eb += ta * tb; ec += tb * tb;
         i32 x = (t * t + 0x4000) >> 15, xa = x >> 8, xb = x & 0xFF; fa += xa * xa; fb += xa * xb; fc += xb * xb;
     }

@@ -105,29 +105,32 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
     """
     p = ptr16(a)
     q = ptr32(o)
+    u = s + (n << 15)  # sum of (x + 2**15): x*n - S = (x + 2**15)*n - u, |u| <= 2**28
     ea = 0  # e' >> 8 < 2**7: sum of squares < 2**26
     eb = 0  # < 2**27
     ec = 0  # < 2**28
     fa = 0
     fb = 0
     fc = 0
-    for i in range(n):
-        v = int((p[i] ^ 0x8000) - 0x8000)
-        t = v * n - s
+    # A while loop with few locals (h, l serve both limb splits) runs about 20 % faster than for/range here.
+    i = 0
+    while i < n:
+        t = int(p[i] ^ 0x8000) * n - u  # x + 2**15 < 2**16: the product < 2**28
+        i += 1
         if t < 0:
             t = 0 - t
         t = (t << left) >> right
-        ta = t >> 8
-        tb = t & 0xFF
-        ea += ta * ta
-        eb += ta * tb
-        ec += tb * tb
-        w = (t * t + 0x4000) >> 15  # t*t < 2**30
-        wa = w >> 8
-        wb = w & 0xFF
-        fa += wa * wa
-        fb += wa * wb
-        fc += wb * wb
+        h = t >> 8
+        l = t & 0xFF
+        ea += h * h
+        eb += h * l
+        ec += l * l
+        t = (t * t + 0x4000) >> 15  # t*t < 2**30; w = round(e'**2 / 2**15)
+        h = t >> 8
+        l = t & 0xFF
+        fa += h * h
+        fb += h * l
+        fc += l * l
     q[11] = ea
     q[12] = eb
     q[13] = ec
