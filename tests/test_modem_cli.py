@@ -61,4 +61,4 @@ def test_modem_cli_bad_input_is_one_line(tmp_path):
     assert p.returncode == 2 and p.stderr.strip() == "error: 'CSQ' is not an AT command (AT commands start with AT, " \
                                                       "e.g. AT+CSQ)"
     p = cli(str(tmp_path / "nope"), "AT")
-    assert p.returncode == 4 and p.stderr.startswith("error: cannot open") and len(p.stderr.strip().splitlines()) == 1
+    assert p.returncode == 4 and p.stderr.startswith("error: no such port") and len(p.stderr.strip().splitlines()) == 1

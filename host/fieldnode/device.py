@@ -96,7 +96,9 @@ def connect(port: str, soft_reset: bool = False, timeout: int = 10) -> Device:
         raise DeviceError(f"no such port: {port}", "is the board plugged in? list ports with: pyserial-ports")
     _probe(port)
     try:
-        t = SerialTransport(port, baudrate=115200)
+        # A read timeout: without one, pyserial's read() blocks for ever on a port that never answers (mpremote's
+        # own read_until then never reaches its overall timeout); every read here loops until its own deadline.
+        t = SerialTransport(port, baudrate=115200, timeout=1)
     except (TransportError, OSError, serial.SerialException) as e:
         raise DeviceError(f"cannot open {port}: {e}", "check the port name and your permissions (dialout group)")
     try:

@@ -166,18 +166,8 @@ class ModemConsole:
 
 
 def open_transport(port: str, baud: int = 115200):
-    """mpremote's SerialTransport on ``port`` (a device path or a pyserial URL), in raw REPL."""
-    from mpremote.transport import TransportError
-    from mpremote.transport_serial import SerialTransport
+    """mpremote's SerialTransport on ``port`` (a device path or a pyserial URL), in raw REPL: the same connection
+    (and the same one-line errors: no such port, busy, not a MicroPython board) as every other verb."""
+    from .device import connect
 
-    try:
-        t = SerialTransport(port, baudrate=baud)
-    except Exception as e:
-        raise DeviceError(f"cannot open {port}: {e}", "check the port name (fieldnode boards, ls /dev/tty*)") from None
-    try:
-        t.enter_raw_repl(soft_reset=False)
-    except TransportError as e:
-        t.close()
-        raise DeviceError(f"{port} does not answer as a MicroPython board ({e})",
-                          "is it the board's port, and is MicroPython flashed (fieldnode flash)?") from None
-    return t
+    return connect(port).t
