@@ -105,3 +105,28 @@ def test_device_config_is_valid_json_for_the_firmware(make_run):
     cfg = json.loads(b.read_file("/config.json"))
     assert cfg["device_id"] == fleet.DEVICE_ID_BASE
     assert b.read_file("/key.bin") == run.registry.key_for(fleet.DEVICE_ID_BASE)
+
+
+def test_downlink_commands_are_applied_atomically_and_acknowledged(make_run):
+    run = make_run(board="lowpower-ref", duration="1d", environment={"preset": "quiet"})
+    run.setup()
+    d = run.devices[0]
+    b = d.board
+    t0 = b.clock.now_ms()
+    run._step(d, t0 + 5 * 3600_000)  # the boot uplink and one batch: the device is known to the collector
+    run.collector.queue_command(d.device_id, ("set_interval", 5))  # below the device's 10 s floor: refused
+    run.collector.queue_command(d.device_id, ("set_interval", 1200))
+    run.collector.queue_command(d.device_id, ("set_threshold", 1, 0))  # threshold 0: vibration RMS above 1 mg
+    run._step(d, t0 + 13 * 3600_000)
+    sleeps = []
+    for _ in range(3):
+        c = b.run_cycle()
+        sleeps.append(c.sleep_ms)
+        b.sleep_until_wake(c)
+    # the new interval took effect: about 20 minutes between wakes instead of 10
+    assert all(1_190_000 <= s <= 1_200_000 for s in sleeps), sleeps
+    run._step(d, t0 + 22 * 3600_000)
+    cmds = run.collector.store.commands(d.device_id)
+    assert [c["acked"] is not None for c in cmds] == [True, True, True]  # acknowledged in a later uplink
+    late = [r for r in run.reports(d.device_id) if r["ts"] * 1000 > t0 + 14 * 3600_000]
+    assert late and all("high" in r["flags"] for r in late)  # the new threshold is in force
