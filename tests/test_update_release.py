@@ -272,3 +272,11 @@ def test_cli_release_bad_input_is_one_line(home, capsys):
     assert err.startswith("error: version '1.2' is not major.minor.patch") and "\n" not in err
     assert cli_main(["release", "--board", "nope", "--version", "1.0.0"]) == 3
     assert not (home / "releases").exists()
+
+
+def test_collect_prints_update_events(capsys):
+    from fieldnode.cli.collect import _printer
+
+    _printer(False)({"event": "update", "device": 42, "version": "1.0.2", "status": "rolled_back",
+                     "detail": "reset too often"})
+    assert capsys.readouterr().out == "update device=42 version=1.0.2 rolled_back (reset too often)\n"

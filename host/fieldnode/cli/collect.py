@@ -42,6 +42,9 @@ def _printer(as_json):
             print(f"report device={r['device']} counter={r['counter']} flags={flags} {vals}", flush=True)
         elif ev["event"] == "duplicate":
             print(f"duplicate device={ev['device']} reports={ev['count']} from {ev['source']}", flush=True)
+        elif ev["event"] == "update":  # app updates (collector/updates.py): offered, switched, confirmed, ...
+            why = f" ({ev['detail']})" if ev["detail"] else ""
+            print(f"update device={ev['device']} version={ev['version']} {ev['status']}{why}", flush=True)
     return show
 
 
