@@ -264,9 +264,13 @@ def test_cli_release_builds_signs_and_offers(home, capsys):
     rel = release.load(out["path"])
     names = [p for p, _ in rel.files]
     assert "app.mpy" in names and "update.mpy" in names and "main.py" not in names and "loader.mpy" not in names
+    assert cli_main(["release", "--board", "m5stack-core2", "--version", "2.0.0", "--arch", "x64"]) == 2
+    assert "exists: a version is never released twice" in capsys.readouterr().err
 
 
 def test_cli_release_bad_input_is_one_line(home, capsys):
+    assert cli_main(["release", "--board", "m5stack-core2", "--version", "1.0.0", "--offer", "7"]) == 2
+    assert "device 7 is not in the registry" in capsys.readouterr().err
     assert cli_main(["release", "--board", "m5stack-core2", "--version", "1.2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: version '1.2' is not major.minor.patch") and "\n" not in err

@@ -45,7 +45,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build
+from . import boards, build
 from .collector.fw import fetch  # firmware/proto/fetch.py, the device's own wire format
 from .errors import ConfigError, UsageError
 from .paths import home
@@ -212,11 +212,15 @@ def build_release(board: str, version=None, out=None, arch: str | None = None) -
     """Build the bundle for ``board`` (``arch``: x64 for a virtual board), make and write the release.
     Returns (Release, path); the path defaults to the releases directory the collector serves from."""
     version = parse_version(version) if version is not None else next_version(board)
+    b = boards.load(board)
+    path = Path(out) if out is not None else default_path(Release(version, b.name, arch or b.arch))
+    if path.exists():  # devices part-way through a download of it would keep failing its hashes
+        raise UsageError(f"{path} exists: a version is never released twice",
+                         f"give a new --version (the next is {fetch.vstr(next_version(b.name))}) or another -o")
     with tempfile.TemporaryDirectory(prefix="fieldnode-release-") as tmp:  # not build/: deploy may be reading it
         bundle = build.build(board, Path(tmp), arch=arch)
         rel = make({p: f.read_bytes() for p, f in bundle.files.items()}, bundle.board, bundle.arch, version)
-    path = write(rel, out if out is not None else default_path(rel))
-    return rel, path
+    return rel, write(rel, path)
 
 
 def describe(rel: Release) -> str:

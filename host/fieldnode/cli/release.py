@@ -36,7 +36,16 @@ def run(args):
     from .. import release
     from ..registry import parse_device_id
 
-    devices = [parse_device_id(d) for d in args.offer]  # a bad id fails before anything is built
+    devices = [parse_device_id(d) for d in args.offer]  # a bad or unknown id fails before anything is built
+    if devices:
+        from ..registry import Registry
+
+        reg = Registry(args.registry) if args.registry else Registry()
+        try:
+            for d in devices:
+                reg.get(d)
+        finally:
+            reg.close()
     version = release.parse_version(args.version) if args.version else None
     rel, path = release.build_release(args.board, version, args.output, args.arch)
     offered = {}
@@ -66,7 +75,7 @@ def offer(args, rel, path, devices) -> dict:
     try:
         return {d: col.updates.offer(d, rel.version) for d in devices}
     except ValueError as e:
-        raise UsageError(str(e), "register the device first (fieldnode provision)")
+        raise UsageError(str(e), "check the device id against: fieldnode fleet / the registry")
     finally:
         col.close()
 
