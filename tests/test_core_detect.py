@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from core.detector import ACTIVE, CLEARED, RAISED, STATE_SIZE, WARMUP, Detector, validate
+from core.detector import ACTIVE, CLEARED, FLAT, RAISED, STATE_SIZE, WARMUP, Detector, validate
 from core.usage import UsageMeter
 
 
@@ -49,22 +49,38 @@ def test_absolute_thresholds_with_hysteresis_and_rate_of_change():
     assert [bool(r.update(x) & RAISED) for x in [0, 10, 20, 45, 46]] == [False, False, False, True, False]
 
 
+def test_flat_line_raises_when_the_signal_goes_quiet_and_clears_when_it_returns():
+    r = random.Random(5)
+    xs = [int(r.gauss(1000, 10)) for _ in range(300)] + [1000] * 80 + [int(r.gauss(1000, 10)) for _ in range(200)]
+    cfg = {"warmup": 50, "spread_shift": 9, "raise": 6, "clear": 2, "k": 2, "n": 3, "flat": 3, "flat_shift": 3}
+    d = Detector(cfg)
+    evs = [d.update(x) for x in xs]
+    raised = [i for i, e in enumerate(evs) if e & RAISED]
+    cleared = [i for i, e in enumerate(evs) if e & CLEARED]
+    assert raised and 300 < raised[0] < 330 and evs[raised[0]] & FLAT  # a few readings into the flat line
+    assert cleared and 380 <= cleared[0] < 400  # back to noise
+    assert not any(e & FLAT for e in evs[:300])
+    cfg.pop("flat")
+    d = Detector(cfg)
+    assert not any(d.update(x) & RAISED for x in xs[:380])  # without the trigger a quiet signal is no anomaly
+
+
 def test_state_round_trip_continues_identically():
     xs = _stream(7)
-    a = Detector({"warmup": 40, "k": 2, "n": 3, "holdoff": 5})
+    a = Detector({"warmup": 40, "k": 2, "n": 3, "holdoff": 5, "flat": 4})
     for x in xs[:260]:
         a.update(x)
     blob = bytes(a.to_bytes())
-    assert len(blob) == STATE_SIZE == 22
-    b = Detector({"warmup": 40, "k": 2, "n": 3, "holdoff": 5})
+    assert len(blob) == STATE_SIZE == 32  # the device keeps it in a 32-byte RTC slot
+    b = Detector({"warmup": 40, "k": 2, "n": 3, "holdoff": 5, "flat": 4})
     b.from_bytes(blob)
     assert [a.update(x) for x in xs[260:]] == [b.update(x) for x in xs[260:]]
 
 
 def test_bad_state_and_bad_config_say_what_is_wrong():
     d = Detector()
-    with pytest.raises(ValueError, match="22 bytes"):
-        d.from_bytes(b"\x00" * 22)
+    with pytest.raises(ValueError, match="32 bytes"):
+        d.from_bytes(b"\x00" * 32)
     with pytest.raises(ValueError, match="unknown key 'rase'"):
         validate({"rase": 3})
     with pytest.raises(ValueError, match="below 'raise'"):
@@ -76,8 +92,9 @@ def test_bad_state_and_bad_config_say_what_is_wrong():
 
 
 def test_detector_same_under_micropython_and_no_allocation(mpy, tmp_path):
-    xs = _stream(3, 600)
-    cfg = {"warmup": 40, "k": 2, "n": 3, "raise": 4, "clear": 2, "roc_rel": 8, "holdoff": 10}
+    xs = _stream(3, 600) + [1000] * 60 + _stream(4, 100)  # a step, then a flat line, then noise again
+    cfg = {"warmup": 40, "spread_shift": 8, "k": 2, "n": 3, "raise": 4, "clear": 2, "roc_rel": 8, "holdoff": 10,
+           "flat": 3, "flat_shift": 3}
     ref = Detector(cfg)
     want = [ref.update(x) for x in xs]
     (tmp_path / "xs.json").write_text(json.dumps(xs))
@@ -87,17 +104,16 @@ from core.detector import Detector
 xs = json.load(open({str(tmp_path / 'xs.json')!r}))
 d = Detector(json.loads({json.dumps(json.dumps(cfg))}))
 evs = [0] * len(xs)
-for i in range(10):
-    evs[i] = d.update(xs[i])
+i = a0 = a1 = 0  # bind the globals first: a new global can grow the module dict (32 bytes), not the detector
 gc.collect(); gc.disable()
 a0 = gc.mem_alloc()
-for i in range(10, len(xs)):
+for i in range(len(xs)):  # from the very first update after construction
     evs[i] = d.update(xs[i])
 a1 = gc.mem_alloc()
 print(json.dumps([a1 - a0, evs]))
 """).check()
     alloc, evs = json.loads(out)
-    assert evs == want and any(e & RAISED for e in evs)
+    assert evs == want and any(e & RAISED for e in evs) and any(e & FLAT for e in evs)
     assert alloc == 0
 
 

@@ -49,22 +49,31 @@ def _ts(s):
     return datetime.fromisoformat(s.strip())
 
 
-def score_file(times, alarms, windows):
-    """NAB score pieces for one file: raw score, perfect, null, TP, FN, FP, delays (fraction of window)."""
-    n = len(times)
-    start = int(math.floor(PROBATION * n))
+def window_rows(times, windows):
+    """The labelled windows of one file as (first row, last row) pairs (windows holding no row are dropped)."""
     wins = []
     for a, b in windows:
         ta, tb = _ts(a), _ts(b)
         idx = [i for i, t in enumerate(times) if ta <= t <= tb]
         if idx:
             wins.append((idx[0], idx[-1]))
+    return wins
+
+
+def score_file(times, alarms, windows):
+    """NAB score pieces for one file: raw score, perfect, null, TP, FN, FP, delays (fraction of window)."""
+    return score_rows(len(times), [i for i, a in enumerate(alarms) if a], window_rows(times, windows))
+
+
+def score_rows(n, raised, wins):
+    """score_file on row numbers: n rows, the rows that raised an alarm (ascending), windows from window_rows."""
+    start = int(math.floor(PROBATION * n))
     raw = 0.0
     tp = fp = 0
     delays = []
     hit = [False] * len(wins)
-    for i in range(start, n):
-        if not alarms[i]:
+    for i in raised:
+        if i < start:
             continue
         inside = next((k for k, (a, b) in enumerate(wins) if a <= i <= b), None)
         if inside is not None:
@@ -89,6 +98,14 @@ def score_file(times, alarms, windows):
     null = -A_FN * len(wins)
     return {"raw": raw, "perfect": perfect, "null": null, "tp": tp, "fn": fn, "fp": fp, "delays": delays,
             "windows": len(wins)}
+
+
+def normalised(parts):
+    """100 * (S - S_null) / (S_perfect - S_null) over score pieces summed across files."""
+    raw = sum(p["raw"] for p in parts)
+    perfect = sum(p["perfect"] for p in parts)
+    null = sum(p["null"] for p in parts)
+    return 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
 
 
 def run_nab(data, cfg):

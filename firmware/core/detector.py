@@ -1,4 +1,4 @@
-"""Streaming anomaly detector: O(1) memory, integer arithmetic, 22 bytes of state for RTC memory.
+"""Streaming anomaly detector: O(1) memory, integer arithmetic, 32 bytes of state for RTC memory.
 
 Usage::
 
@@ -7,7 +7,7 @@ Usage::
     d.from_bytes(rtc_blob)          # after deep sleep (raises ValueError on a blob that is not a state)
     ev = d.update(reading)          # an int: a raw reading or a feature in its fixed-point format
     if ev & RAISED: ...             # report; d.score is 0..256 (Q8 of 0..1)
-    rtc_blob = d.to_bytes()         # 22 bytes (STATE_SIZE)
+    rtc_blob = d.to_bytes()         # 32 bytes (STATE_SIZE)
 
 What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
 
@@ -15,21 +15,27 @@ What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
   ``D += (|16x - L| - D) >> spread_shift``, the deviation clipped at ``raise`` spreads first so one spike cannot
   blow the baseline up. During warm-up the shifts start at 0 and grow (a running mean), so the baseline is ready
   after ``warmup`` updates; no alarm is raised before that. While an alarm is active the baseline adapts
-  ``active_shift`` bits slower.
+  ``active_shift`` bits slower (an effective shift is capped at 16). Each EWMA carries its fraction (16 bits) from
+  one update to the next, so it settles on the true mean: a plain ``>> shift`` floors every step, and with a
+  large shift that drags the spread far below the mean deviation.
 - **Relative threshold**: z = |16x - L| / max(D, 16 * min_spread), in spreads (Q4); a hit when z >= ``raise``
   (only upward or downward deviations when ``direction`` says so).
 - **Absolute thresholds**: a hit when x > ``high`` or x < ``low``.
 - **Rate of change**: a hit when |x - previous| > ``roc`` (absolute) or > ``roc_rel`` spreads.
+- **Flat line**: a fast spread F (``D``'s EWMA with ``flat_shift``) against the slow one: a hit when D / F >=
+  ``flat`` (the signal went quiet: a stuck sensor, a stopped machine), while D is above ``min_spread``.
 - **Debounce and hysteresis**: the alarm is raised when at least ``k`` of the last ``n`` updates hit; it clears
   when at least ``k`` of the last ``n`` updates were back inside the clear levels (z < ``clear``,
-  ``low + hysteresis`` <= x <= ``high - hysteresis``). After a raise, no new raise for ``holdoff`` updates.
+  ``low + hysteresis`` <= x <= ``high - hysteresis``, no flat line). After a raise, no new raise for ``holdoff``
+  updates.
 
 ``update`` returns event flags: RAISED, CLEARED (edges), ACTIVE (state after the update), HIT (this update's raw
-condition), WARMUP, and the causes of a hit: REL, ABS, ROC. Nothing allocates per update on a 32-bit port
+condition), WARMUP, and the causes of a hit: REL, ABS, ROC, FLAT. Nothing allocates per update on a 32-bit port
 (every intermediate is a small int).
 """
 
 import struct
+from array import array
 
 from micropython import const
 
@@ -43,10 +49,12 @@ WARMUP = const(16)
 REL = const(32)
 ABS = const(64)
 ROC = const(128)
+FLAT = const(256)
 
-STATE_SIZE = const(22)
+STATE_SIZE = const(32)
 _MAGIC = const(0xD7)
-_FMT = "<BBHHHiiiH"  # magic, flags, count, hit mask, clear mask, level Q4, spread Q4, previous x, hold-off
+# magic, flags, count, hit mask, clear mask, level, spread, previous x, hold-off, fast spread, the three fractions
+_FMT = "<BBHHHiiiHiHHH"
 _XMAX = const(0xFFFFFF)
 _ZMAX = const(0x4000)  # z saturates at 1024 spreads (Q4)
 
@@ -67,6 +75,8 @@ DEFAULTS = {
     "k": 1,
     "n": 1,
     "holdoff": 0,
+    "flat": None,
+    "flat_shift": 4,
 }
 
 
@@ -93,7 +103,7 @@ def validate(cfg):
         if key not in DEFAULTS and key != "replay" and not key.startswith("_"):
             raise ValueError("detector config: unknown key '%s'; known: %s" % (key, ", ".join(sorted(DEFAULTS))))
     out = {}
-    for key in ("level_shift", "spread_shift", "active_shift"):
+    for key in ("level_shift", "spread_shift", "active_shift", "flat_shift"):
         out[key] = _num(cfg, key, 0, 12, True)
     out["warmup"] = _num(cfg, "warmup", 0, 65535, True)
     out["raise"] = _num(cfg, "raise", 0.25, 1000)
@@ -112,6 +122,7 @@ def validate(cfg):
         raise ValueError("detector config: 'low' (%r) must be below 'high' (%r)" % (out["low"], out["high"]))
     out["hysteresis"] = _num(cfg, "hysteresis", 0, _XMAX)
     out["roc_rel"] = _num(cfg, "roc_rel", 0.25, 1000, optional=True)
+    out["flat"] = _num(cfg, "flat", 1.5, 1000, optional=True)
     out["n"] = _num(cfg, "n", 1, 16, True)
     out["holdoff"] = _num(cfg, "holdoff", 0, 65535, True)
     out["k"] = _num(cfg, "k", 1, out["n"], True)
@@ -124,6 +135,13 @@ def _pop(m):
         m &= m - 1
         c += 1
     return c
+
+
+def _ewma(v, d, s, frac, i):
+    # v + d / 2**s (0 <= s <= 16) with the fraction carried in frac[i] (units of 2**-16): exact over many steps
+    f = ((d & ((1 << s) - 1)) << (16 - s)) + frac[i]  # < 2**17
+    frac[i] = f & 0xFFFF
+    return v + (d >> s) + (f >> 16)
 
 
 def _z(dev, eff):
@@ -162,7 +180,10 @@ class Detector:
         self._k = c["k"]
         self._nmask = (1 << c["n"]) - 1
         self._hold = c["holdoff"]
+        self._fs = c["flat_shift"]
+        self._flat = None if c["flat"] is None else int(c["flat"] * 16 + 0.5)
         self._buf = bytearray(STATE_SIZE)
+        self.frac = array("i", [0, 0, 0])  # fractions of level, spread, fast spread
         self.reset()
 
     def reset(self):
@@ -176,12 +197,15 @@ class Detector:
         self.score = 0
         self.z = 0
         self.quiet = 0
+        self.fast = 0
+        self.frac[0] = self.frac[1] = self.frac[2] = 0
 
     def to_bytes(self):
         """The state as STATE_SIZE bytes (one buffer, reused: copy it if you keep it)."""
         fl = (1 if self.active else 0) | (0 if self.prev is None else 2)
         struct.pack_into(_FMT, self._buf, 0, _MAGIC, fl, self.count, self.mask, self.cmask, self.level,
-                         self.spread, 0 if self.prev is None else self.prev, self.quiet)
+                         self.spread, 0 if self.prev is None else self.prev, self.quiet, self.fast, self.frac[0],
+                         self.frac[1], self.frac[2])
         return self._buf
 
     def from_bytes(self, b):
@@ -189,8 +213,8 @@ class Detector:
         if b is None or len(b) != STATE_SIZE or b[0] != _MAGIC:
             raise ValueError("detector state: expected %d bytes starting 0x%02X; start fresh with reset()"
                              % (STATE_SIZE, _MAGIC))
-        _, fl, cnt, mask, cmask, lvl, spr, prev, quiet = struct.unpack(_FMT, b)
-        if spr < 0 or lvl > _XMAX * 16 or lvl < -_XMAX * 16:
+        _, fl, cnt, mask, cmask, lvl, spr, prev, quiet, fast, f0, f1, f2 = struct.unpack(_FMT, b)
+        if spr < 0 or fast < 0 or lvl > _XMAX * 16 or lvl < -_XMAX * 16:
             raise ValueError("detector state: level or spread out of range; start fresh with reset()")
         self.active = bool(fl & 1)
         self.count = cnt
@@ -200,6 +224,10 @@ class Detector:
         self.spread = spr
         self.prev = prev if fl & 2 else None
         self.quiet = quiet
+        self.fast = fast
+        self.frac[0] = f0
+        self.frac[1] = f1
+        self.frac[2] = f2
 
     def update(self, x):
         """Feed one value (int); return the event flags."""
@@ -238,25 +266,35 @@ class Detector:
                     ev |= ROC
                 if self._rocrel is not None and _z(dx << 4, eff) >= self._rocrel:
                     ev |= ROC
+            # the fast spread is the one before this update: one sample cannot make a flat line
+            if self._flat is not None and self.spread > self._floor and _z(self.spread, self.fast) >= self._flat:
+                ev |= FLAT
             if ev:
                 ev |= HIT
         sc = (z << 7) // self._raise
-        if ev & (ABS | ROC) and sc < 128:
+        if ev & (ABS | ROC | FLAT) and sc < 128:
             sc = 128
         self.score = sc if sc < 256 else 256
 
         # baseline: clipped deviation, a running mean while warming up, slower while active
         ls = self._ls
         ss = self._ss
+        fs = self._fs
         if warm:
             b = bits(cnt)
             if b < ls:
                 ls = b
             if b < ss:
                 ss = b
+            if b < fs:
+                fs = b
         elif self.active:
             ls += self._as
             ss += self._as
+            if ls > 16:
+                ls = 16
+            if ss > 16:
+                ss = 16
         if (eff >> 4) >= (1 << 29) // self._raise:
             clip = 1 << 29
         else:
@@ -264,8 +302,10 @@ class Detector:
         if not warm and dev > clip:
             dev = clip
             diff = clip if diff > 0 else -clip
-        self.level = lvl + (diff >> ls)
-        self.spread += (dev - self.spread) >> ss
+        fr = self.frac
+        self.level = _ewma(lvl, diff, ls, fr, 0)
+        self.spread = _ewma(self.spread, dev - self.spread, ss, fr, 1)
+        self.fast = _ewma(self.fast, dev - self.fast, fs, fr, 2)  # never slowed down: the end of a flat line shows
         if cnt < 65535:
             self.count = cnt + 1
         if warm:
@@ -273,7 +313,7 @@ class Detector:
 
         nm = self._nmask
         self.mask = ((self.mask << 1) | (1 if ev & HIT else 0)) & nm
-        ok = z < self._clear
+        ok = z < self._clear and not ev & FLAT
         if ok and self._hi is not None and x > self._hi - self._hyst:
             ok = False
         if ok and self._lo is not None and x < self._lo + self._hyst:
