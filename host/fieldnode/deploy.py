@@ -46,10 +46,12 @@ class DeployResult:
     bytes_sent: int = 0
     seconds: float = 0.0
     config_written: bool = False
+    ota_pointer_removed: bool = False
 
     def summary(self) -> str:
+        ota = "; the over-the-air app it ran is replaced by this one" if self.ota_pointer_removed else ""
         return (f"deployed {self.board}: {len(self.uploaded)} uploaded ({self.bytes_sent} bytes), "
-                f"{self.unchanged} unchanged, {len(self.removed)} stale removed, in {self.seconds:.1f} s")
+                f"{self.unchanged} unchanged, {len(self.removed)} stale removed, in {self.seconds:.1f} s{ota}")
 
 
 def _literal(text: str):
@@ -115,6 +117,11 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
     if stale:
         dev.exec("import os\nfor p in %r:\n os.remove(p)" % (stale,))
         res.removed = stale
+    # A device that took an update over the link runs /app_a or /app_b (firmware/loader.py); what deploy just wrote
+    # is the app at the root, so the pointer goes: the next boot runs the deployed app. The update directories stay
+    # (the loader ignores them without a pointer; the next update over the link reuses them).
+    ptr = _literal(dev.exec("import os\ntry:\n os.remove('app.ptr')\n print(True)\nexcept OSError:\n print(False)"))
+    res.ota_pointer_removed = bool(ptr)
     if config is not None:
         if not isinstance(config, dict):
             raise ConfigError("config must be a JSON object")
