@@ -130,3 +130,18 @@ def test_downlink_commands_are_applied_atomically_and_acknowledged(make_run):
     assert [c["acked"] is not None for c in cmds] == [True, True, True]  # acknowledged in a later uplink
     late = [r for r in run.reports(d.device_id) if r["ts"] * 1000 > t0 + 14 * 3600_000]
     assert late and all("high" in r["flags"] for r in late)  # the new threshold is in force
+
+
+def test_an_mcu_reset_with_a_socket_open_does_not_stop_later_uplinks(make_run):
+    run, b = _one_device(make_run)
+    c = b.run_cycle()  # boot: attach, open the socket, send
+    assert c.end == "deepsleep" and ", sent 1," in c.output
+    # the MCU loses power (a brown-out, a cut on its own rail) while the modem, on its own supply, keeps a socket open
+    b.modem.open_socket(0, "UDP", "uni.soracom.io", 23080)
+    b.sleep_until_wake(c)
+    b.cut_power_at(b.clock.now_ms() + b.boot_ms + 5)
+    assert b.run_cycle().end == "powercut"
+    delivered = run.collector.status()["totals"]["stored"]
+    c = b.run_cycle()  # power-on: a boot report and an uplink on a socket id the modem still holds
+    assert c.end == "deepsleep", c.output
+    assert run.collector.status()["totals"]["stored"] > delivered, c.output

@@ -96,10 +96,16 @@ class SIM7080G(Cellular):
     def _open(self, dl):
         # Manual, AT+CAOPEN: AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> -> +CAOPEN: <cid>,<result>
         proto = b"UDP" if self.cfg["transport"] == "udp" else b"TCP"
-        lines = self._cmd(b'AT+CAOPEN=%d,%d,"%s","%s",%d' % (_CID, _PDP, proto, self.host.encode(), self.port),
-                          min(15000, max(1, self._left(dl))), dl, b"+CAOPEN:")
-        f = fields(lines[0], b"+CAOPEN:") if lines else ()
-        res = int(f[1]) if len(f) >= 2 and f[1].isdigit() else -1
+        for attempt in range(2):
+            lines = self._cmd(b'AT+CAOPEN=%d,%d,"%s","%s",%d' % (_CID, _PDP, proto, self.host.encode(), self.port),
+                              min(15000, max(1, self._left(dl))), dl, b"+CAOPEN:")
+            f = fields(lines[0], b"+CAOPEN:") if lines else ()
+            res = int(f[1]) if len(f) >= 2 and f[1].isdigit() else -1
+            if res != 1 or attempt:
+                break
+            # 1 "socket error": the cid is still open in the modem (the MCU reset while a socket was open, and the
+            # modem kept it): close it and open again.
+            self._close(dl)
         if res != 0:
             return self._fail("socket open failed: +CAOPEN result %d (%s)" % (res, CAOPEN_RESULT.get(res, "unknown")))
         self.sock = True
