@@ -136,11 +136,11 @@ def test_an_mcu_reset_with_a_socket_open_does_not_stop_later_uplinks(make_run):
     run, b = _one_device(make_run)
     c = b.run_cycle()  # boot: attach, open the socket, send
     assert c.end == "deepsleep" and ", sent 1," in c.output
-    # the MCU loses power (a brown-out, a cut on its own rail) while the modem, on its own supply, keeps a socket open
+    # the MCU browns out while the modem, on its own supply, keeps a socket open
     b.modem.open_socket(0, "UDP", "uni.soracom.io", 23080)
     b.sleep_until_wake(c)
-    b.cut_power_at(b.clock.now_ms() + b.boot_ms + 5)
-    assert b.run_cycle().end == "powercut"
+    b.cut_power_at(b.clock.now_ms() + b.boot_ms + 5, reason="brownout")
+    assert b.run_cycle().end == "brownout"
     delivered = run.collector.status()["totals"]["stored"]
     c = b.run_cycle()  # power-on: a boot report and an uplink on a socket id the modem still holds
     assert c.end == "deepsleep", c.output

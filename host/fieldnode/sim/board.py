@@ -203,7 +203,7 @@ class VirtualBoard:
         now = self.clock.now_ms()
         if self._cut_at_ms is not None and now >= self._cut_at_ms:
             self._cut_at_ms = None
-            self.request_end("powercut", answer=False)
+            self.request_end(getattr(self, "_cut_reason", "powercut"), answer=False)
         if self._wdt and now >= self._wdt[1]:
             self.request_end("wdt", answer=False)
 
@@ -324,9 +324,13 @@ class VirtualBoard:
         """Cut the power just before the ``n``-th flash page program or sector erase from now (1 = the next)."""
         self._cut_after_writes = n
 
-    def cut_power_at(self, t_ms: int):
-        """Cut the power when the virtual clock reaches ``t_ms`` (checked at every bus request)."""
+    def cut_power_at(self, t_ms: int, reason: str = "powercut"):
+        """Cut the power when the virtual clock reaches ``t_ms`` (checked at every bus request). ``reason``
+        "brownout" resets only the MCU (its supply sagged; the modem on its own rail keeps running)."""
+        if reason not in POWER_LOSS:
+            raise ValueError(f"reason must be one of {POWER_LOSS}")
         self._cut_at_ms = t_ms
+        self._cut_reason = reason
 
     def _write_hook(self, off, n):
         if self._cut_after_writes is not None:
@@ -338,6 +342,11 @@ class VirtualBoard:
     # -- booting --------------------------------------------------------------------------------------------------
     def begin_boot(self, mode: str, soft: bool = False):
         """Reset the board's state for a boot in ``mode`` (headless, friendly, raw)."""
+        if getattr(self, "_modem_unpowered", False):
+            # power is back: a modem without a PWRKEY line starts by itself; one with it waits for the key
+            self._modem_unpowered = False
+            if self.board["modem"].get("pwrkey") is None:
+                self.modem.power_on(self.clock.now_ms())
         with self._lock:
             self._end = None
             self.mode = mode
@@ -386,6 +395,10 @@ class VirtualBoard:
             self.reset_cause = PWRON_RESET
             self.rtc_memory = b""
             self.energy.record(now, "mcu", "off")
+            if reason == "powercut" and self.modem is not None and hasattr(self.modem, "power_off"):
+                # the whole board loses its supply, the modem with it (a brown-out or the EN pin reset only the MCU)
+                self.modem.power_off(now, urc=False)
+                self._modem_unpowered = True
         self.mode = "off"
         return end
 
