@@ -121,3 +121,23 @@ def test_wifi_board_and_a_wrong_password(home, collector, tmp_path):  # noqa: F8
     assert bad.device_id == ok.device_id and bad.failed_step.name == "wifi"
     assert bad.failed_step.detail == "Wi-Fi: wrong Wi-Fi password (fieldnode-lab)"
     assert collector.status()["devices"][0]["last_counter"] == ok.test["counter"]
+
+
+def test_a_device_whose_flash_was_wiped_continues_its_counters(home, collector, boards):  # noqa: F811
+    b = boards(collector.udp_port)
+    first = cli("provision", "--port", b.port, "--board", "m5stack-core2", "--collector", collector.http_url,
+                "--no-start", "--json", home=home)
+    assert first.returncode == 0, first.stdout + first.stderr
+    dev_id = json.loads(first.stdout)["device_id"]
+    # the files a flash erase loses (the queue and its counters); the firmware is deployed again
+    with connect(b.port) as dev:
+        dev.exec("import os\nfor f in os.listdir('q'):\n os.remove('q/' + f)\nos.rmdir('q')")
+    again = cli("provision", "--port", b.port, "--force", "--collector", collector.http_url, "--no-start",
+                "--json", home=home)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rep = json.loads(again.stdout)
+    steps = {s["name"]: s for s in rep["steps"]}
+    assert steps["counter"]["status"] == "ok" and "above counter 1" in steps["counter"]["detail"]
+    assert rep["test"]["counter"] == 2  # not 1 again, which the collector would refuse as too old
+    assert collector.status()["devices"][0]["last_counter"] == 2 and collector.status()["rejects"] == {}
+    assert dev_id == rep["device_id"]

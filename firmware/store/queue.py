@@ -239,6 +239,18 @@ class Queue:
                 break
             self._delete_seg(0)
 
+    def skip_to(self, seq):
+        """Number the next record above ``seq``. For a device provisioned again under its old identity after its
+        flash was erased: its counters continue above the last one the collector stored, which would otherwise
+        refuse them as too old for ever. Never moves backwards, and only an empty queue skips (queued records
+        keep their numbers). Returns whether it moved."""
+        if seq < self.next_seq or self.segs:
+            return False
+        self.acked = seq
+        self.next_seq = seq + 1
+        self._save_state()
+        return True
+
     def stats(self):
         return {"depth": self.next_seq - 1 - self.acked, "bytes": self.bytes, "dropped": self.dropped,
                 "segments": len(self.segs), "acked": self.acked, "next": self.next_seq, "corrupt": self.corrupt}

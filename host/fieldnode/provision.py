@@ -31,7 +31,7 @@ from pathlib import Path
 from . import boards, provision_device
 from .device import Device, connect
 from .errors import ConfigError, DeviceError, NetworkError, UsageError
-from .paths import FIRMWARE
+from .paths import FIRMWARE, home
 from .registry import Registry, default_who, parse_device_id
 
 DEFAULT_ENDPOINT = "uni.soracom.io:23080"  # SORACOM Unified Endpoint, UDP (net/link.py PRESET)
@@ -188,6 +188,24 @@ def collector_counter(url: str, device_id: int | None = None, timeout: float = 3
     return row[0] if row else None
 
 
+def _continue_counters(dev, opts, device_id, rep):
+    """A device provisioned again under an identity the collector knows (its flash erased, --force) would count
+    from 1 again, and the collector refuses counters at or below the last it stored: number the device's next
+    report above that one. Uses --collector, else the local collector's database when there is one."""
+    src = opts.collector or (str(home() / "collector.sqlite") if (home() / "collector.sqlite").is_file() else None)
+    if not src:
+        return
+    try:
+        last = collector_counter(src, device_id)
+    except NetworkError:
+        return
+    if not last:
+        return
+    moved = _literal(dev.exec("from store.queue import Queue\nprint(repr(Queue('q', 32768).skip_to(%d)))" % last))
+    if moved:
+        rep.step("counter", "ok", f"reports continue above counter {last}, the last the collector stored")
+
+
 # -- provisioning -----------------------------------------------------------------------------------------------
 def _literal(text: str):
     import ast
@@ -269,6 +287,7 @@ def _provision(dev, board_name, opts, registry, say, rep, who, t0):
     how = f"cellular, APN {lk.get('apn', 'soracom.io')}" if lk["kind"] == "cellular" else f"Wi-Fi {lk['ssid']}"
     rep.step("config", "ok", f"key.bin and config.json written ({how}, collector {lk['endpoint']}"
                              + (f", every {opts.interval} s)" if opts.interval else ")"))
+    _continue_counters(dev, opts, device_id, rep)
     say(f"device {device_id}: attaching and sending a test report (up to {opts.attach_s + opts.reply_s:g} s)")
     result, rep.log = provision_device.run_test(dev, opts.attach_s, opts.reply_s)
     if result.get("error") or result.get("config"):
