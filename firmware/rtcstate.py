@@ -25,19 +25,12 @@ import struct
 
 from micropython import const
 
+from core.usage import crc16 as _crc16  # CRC-16/CCITT-FALSE, the one the usage meter's blobs carry too
+
 SIZE = const(60)
 _VERSION = const(2)
 _FMT = "<2sBBBBHIIIHHB32sB"
 _DET_MAX = const(32)
-
-
-def _crc16(buf, n):
-    c = 0xFFFF
-    for i in range(n):
-        c ^= buf[i] << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
-    return c
 
 
 class State:
