@@ -51,3 +51,22 @@ def test_default_config_beats_the_null_detector_on_nab_and_finds_the_bearing_fau
     cw = ev.run_cwru(shared_data, cfg)
     r = cw["rms_q4"]
     assert r["false_alarms_before_change"] == 0 and r["delay_windows"] is not None and r["delay_windows"] <= 3
+
+
+def test_leave_one_file_out_never_scores_a_file_with_a_config_chosen_on_it(monkeypatch):
+    import tune_nab as tn
+
+    def parts(raw):
+        return {"raw": raw, "perfect": 1.0, "null": -1.0, "tp": 1 if raw > 0 else 0, "fn": 0 if raw > 0 else 1,
+                "fp": 0, "delays": [], "windows": 1}
+
+    # config 0 fits files 0 and 1 and fails file 2; config 1 is middling everywhere
+    table = {0: [parts(1.0), parts(1.0), parts(-1.0)], 1: [parts(0.3), parts(0.3), parts(0.3)]}
+    monkeypatch.setattr(tn, "run_config", lambda files, cfg: table[cfg["id"]])
+    files = [("a", [], []), ("b", [], []), ("c", [], [])]
+    r = tn.evaluate(files, [{"id": 0}, {"id": 1}])
+    assert r["in_sample"]["config"] == {"id": 0}
+    assert r["in_sample"]["score"] == pytest.approx(100 * 4 / 6, abs=0.05)
+    # without file a or b config 1 wins (0.6 vs 0); without c config 0 wins, and c then scores -1
+    assert r["held_out"]["score"] == pytest.approx(100 * 2.6 / 6, abs=0.05)
+    assert r["held_out"]["distinct_configs_chosen"] == 2
