@@ -11,8 +11,8 @@ Usage::
 
 What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
 
-- **Baseline**: level L and spread D are EWMAs in Q4 (x * 16): ``L += (16x - L) >> level_shift`` and
-  ``D += (|16x - L| - D) >> spread_shift``, the deviation clipped at ``raise`` spreads first so one spike cannot
+- **Baseline**: level L and spread D are EWMAs in Q4 (x * 16): ``L += (16x - L) / 2**level_shift`` and
+  ``D += (|16x - L| - D) / 2**spread_shift``, the deviation clipped at ``raise`` spreads first so one spike cannot
   blow the baseline up. During warm-up the shifts start at 0 and grow (a running mean), so the baseline is ready
   after ``warmup`` updates; no alarm is raised before that. While an alarm is active the baseline adapts
   ``active_shift`` bits slower (an effective shift is capped at 16). Each EWMA carries its fraction (16 bits) from
