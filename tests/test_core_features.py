@@ -169,6 +169,26 @@ def test_every_intermediate_fits_32_bit_viper_ints_and_small_ints():
     assert seen["max"] > 2**27  # the tracer did look at the big partial sums
 
 
+def test_magnitude_intermediates_fit_32_bit_viper_ints():
+    # 3 * 32768**2 > 2**31: the halving keeps the sum of squares <= 3 * 2**28; the Newton step's r*r < 2**30
+    from array import array
+
+    from core import twin
+
+    edges = [-32768, -32767, -16385, -16384, -16383, 0, 16383, 16384, 32767]
+    trip = [(x, y, z) for x in edges for y in edges for z in edges]
+    xs, ys, zs = (array("h", c) for c in zip(*trip, strict=True))
+    out = array("h", bytearray(2 * len(trip)))
+    tracer, seen = _bounded_tracer({"twin.py": 2**31 - 1})
+    sys.settrace(tracer)
+    try:
+        twin.magnitude(xs, ys, zs, out, len(trip))
+    finally:
+        sys.settrace(None)
+    assert seen["max"] >= 3 * 2**28  # the tracer saw the largest sum of squares
+    assert max(out) == 32767 and min(out) >= 0
+
+
 def test_no_heap_allocation_per_window(mpy):
     out = mpy("""
 import gc, math
