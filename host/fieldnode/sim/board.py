@@ -31,7 +31,7 @@ from pathlib import Path
 from .. import boards
 from ..errors import ConfigError, DeviceError
 from ..paths import SIM_MPY, micropython_cmd
-from . import boardbus, runtime
+from . import boardbus, forkserver, runtime
 from .clock import VirtualClock
 from .energy import Energy
 from .flash import FlashImage, PowerCut
@@ -435,8 +435,8 @@ class VirtualBoard:
         start, cause, wake = self.clock.now_ms(), self.reset_cause, self.wake_reason
         self.begin_boot("headless")
         with self._lock:
-            self.proc = subprocess.Popen(self.command(False), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, env=self.environ(), cwd=self.flash_dir)
+            # a warm interpreter forks the process (sim/forkserver.py): the same command, without CPython's start-up
+            self.proc = forkserver.spawn(self.command(False), self.environ(), self.flash_dir)
             proc = self.proc
         try:
             out, _ = proc.communicate(timeout=timeout_s)
