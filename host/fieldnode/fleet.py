@@ -42,7 +42,9 @@ DEFAULT_CONFIG = {
     # clear below 2 spreads; min_spread keeps a very steady machine from alarming on a few milli-g.
     "detector": {"warmup": 12, "raise": 4.0, "clear": 2.0, "k": 2, "n": 3, "min_spread": 3},
     "vibration": {"samples": 512, "every": 1, "bands_hz": [162.2]},
-    "alarm": {},
+    # An absolute limit besides the baseline: the baseline adapts to a machine that stays bad, the limit does not.
+    # 200 mg RMS is a starting point for a small motor; set it per machine (config or downlink set_threshold 0).
+    "alarm": {"rms_high_mg": 200},
 }
 
 _LOG = re.compile(r"fieldnode: cycle (\d+): .*?seq (\d+), queue (\d+), sent (\d+), awake (\d+) ms")
@@ -270,7 +272,9 @@ class FleetRun:
         tot = {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost",
                                                      "alarms", "bytes_sent", "uplinks", "cycles")}
         wall = time.monotonic() - self.started if self.started else 0.0
+        alarm = merge(DEFAULT_CONFIG, self.scn.config).get("alarm") or {}
         return {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
+                "thresholds": {k: v for k, v in alarm.items() if v is not None},
                 "start_ts": getattr(self, "t0_ms", end_ms) // 1000,
                 "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
                 "rejects": self.collector.status()["rejects"]}

@@ -14,15 +14,16 @@ def _fmt_t(ts: float) -> str:
     return time.strftime("%m-%d %H:%M", time.gmtime(ts))
 
 
-def line_chart(title: str, unit: str, series: list, markers: list = (), spans: list = ()) -> str:
-    """``series``: [(name, [(t, value), ...])]; ``markers``: [(t, label, color)]; ``spans``: [(t0, t1, label)]."""
+def line_chart(title: str, unit: str, series: list, markers: list = (), spans: list = (), hlines: list = ()) -> str:
+    """``series``: [(name, [(t, value), ...])]; ``markers``: [(t, label, color)]; ``spans``: [(t0, t1, label)];
+    ``hlines``: [(value, label)], thresholds drawn across the chart."""
     pts = [p for _, s in series for p in s]
     if not pts:
         return f"<h3>{html.escape(title)}</h3><p>no data</p>"
     t0 = min(p[0] for p in pts)
     t1 = max(max(p[0] for p in pts), t0 + 1)
-    lo = min(p[1] for p in pts)
-    hi = max(p[1] for p in pts)
+    lo = min([p[1] for p in pts] + [v for v, _ in hlines])
+    hi = max([p[1] for p in pts] + [v for v, _ in hlines])
     if hi == lo:
         hi, lo = hi + 1, lo - 1
     span = hi - lo
@@ -50,6 +51,10 @@ def line_chart(title: str, unit: str, series: list, markers: list = (), spans: l
     for i in range(6):
         t = t0 + (t1 - t0) * i / 5
         out.append(f'<text x="{x(t):.1f}" y="{HEIGHT - PAD + 16}" text-anchor="middle">{_fmt_t(t)}</text>')
+    for v, label in hlines:
+        out.append(f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#d62728" '
+                   f'stroke-width="1"/><text x="{WIDTH - PAD - 4}" y="{y(v) - 4:.1f}" text-anchor="end" '
+                   f'fill="#d62728">{html.escape(label)}</text>')
     for t, label, color in markers:
         if t0 <= t <= t1:
             out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD // 2}" y2="{HEIGHT - PAD}" stroke="{color}" '
@@ -66,7 +71,7 @@ def line_chart(title: str, unit: str, series: list, markers: list = (), spans: l
     return "\n".join(out)
 
 
-def device_section(dev: dict, reports: list, faults: list, t_start: float) -> str:
+def device_section(dev: dict, reports: list, faults: list, t_start: float, thresholds: dict | None = None) -> str:
     alarms = [r for r in reports if set(r.get("flags") or []) & {"anomaly", "high"}]
     raised = []
     prev = False
@@ -95,9 +100,11 @@ def device_section(dev: dict, reports: list, faults: list, t_start: float) -> st
              f"battery {dev['battery_mah']} mAh lasts {dev['battery_days']} days.</p>",
              line_chart("Vibration", "milli-g", [("RMS", series("rms", 1000)), ("peak-to-peak / 4", [
                  (t, v / 4) for t, v in series("p2p", 1000)]), ("band amplitude", series("band", 1000))],
-                 marks, spans),
+                 marks, spans, hlines=[(v, f"RMS limit {v} mg") for k, v in (thresholds or {}).items()
+                                       if k == "rms_high_mg"]),
              line_chart("Temperature", "degC", [("temperature", series("temp"))], marks, spans),
-             line_chart("Battery", "V", [("battery", series("batt"))], marks, spans)]
+             line_chart("Battery voltage (as the board's power chip reads it)", "V", [("battery", series("batt"))],
+                        marks, spans)]
     rows = "".join(f"<tr><td>{_fmt_t(t)}</td><td>{html.escape(label)}</td></tr>" for t, label, _ in sorted(marks))
     parts.append(f"<table><tr><th>time (UTC)</th><th>event</th></tr>{rows}</table>")
     return "\n".join(parts)
@@ -111,7 +118,8 @@ def write_html(path, summary: dict, reports: dict) -> None:
             f"of virtual time simulated in {summary['wall_s']} s.</p>",
             "<pre>" + html.escape(_summary_text(summary)) + "</pre>"]
     for dev in summary["devices"]:
-        body.append(device_section(dev, reports.get(dev["device"], []), summary["faults"], start))
+        body.append(device_section(dev, reports.get(dev["device"], []), summary["faults"], start,
+                                   summary.get("thresholds")))
     doc = ("<!doctype html><html><head><meta charset='utf-8'><title>fieldnode report</title><style>"
            "body{font-family:sans-serif;max-width:900px;margin:auto}table{border-collapse:collapse}"
            "td,th{border:1px solid #ddd;padding:2px 8px}</style></head><body>" + "\n".join(body) + "</body></html>")
