@@ -17,6 +17,13 @@ Two ways to run one:
 Resets follow the ESP32 port (``machine.reset_cause()``): power-on (also a power cut, a brown-out, the EN pin),
 HARD_RESET (``machine.reset()``, a panic), WDT_RESET, DEEPSLEEP_RESET; a soft reboot keeps the previous cause.
 RTC memory survives everything but a loss of power (power cut, brown-out, EN pin).
+
+The RTC's time (what ``time.time()`` reads) goes with it: the ESP32 keeps time only while its RTC domain is powered
+(deep sleep, resets), so after a power loss it counts again from the port's epoch, 1970-01-01 since MicroPython
+v1.22 (docs.micropython.org, esp32 quickref "Real time clock (RTC)"; time module: the epoch is port-specific, the
+RTC is maintained by the application, e.g. set from the network), starting at power-on: ``time.time()`` is the
+seconds since then until ``machine.RTC().datetime(...)`` sets it. The simulator's own clock (``self.clock``, the
+energy model, fleets) never jumps: only the offset the firmware sees (``rtc_offset_ms``) changes.
 """
 
 import hashlib
@@ -100,7 +107,8 @@ class VirtualBoard:
         self.wifi = WifiModel(self.mac, self.scenario.get("wifi"), on_state=self._wifi_state)
         self.reset_cause, self.wake_reason = PWRON_RESET, 0
         self.rtc_memory = b""
-        self.rtc_offset_ms = 0
+        self.rtc_offset_ms = 0  # the firmware's wall time = clock + offset (0: a board whose RTC was set)
+        self._rtc_lost = False  # power was lost: the next boot's RTC counts from the epoch again
         self.freq = DEFAULT_FREQ
         self.mode = "off"
         self.proc = None
@@ -361,6 +369,11 @@ class VirtualBoard:
             self.nvs = NvsStore(self.flash, next((p for p in self.partitions if p.label == "nvs"), None))
             self.ota.on_hard_boot()
             now = self.clock.now_ms()
+            if self._rtc_lost:
+                # power-on: the RTC counts from 0 (1970-01-01T00:00:00) at this instant
+                self._rtc_lost = False
+                self.rtc_offset_ms = -now
+                self.log("rtc_reset", epoch_ms=0)
             self.energy.record(now, "mcu", "active")
             if not self.clock.realtime:
                 self.clock.advance(self.boot_ms)
@@ -394,6 +407,7 @@ class VirtualBoard:
         elif reason in POWER_LOSS:
             self.reset_cause = PWRON_RESET
             self.rtc_memory = b""
+            self._rtc_lost = True  # the RTC's time is gone too; it restarts at the next power-on (begin_boot)
             self.energy.record(now, "mcu", "off")
             if reason == "powercut" and self.modem is not None and hasattr(self.modem, "power_off"):
                 # the whole board loses its supply, the modem with it (a brown-out or the EN pin reset only the MCU)

@@ -240,6 +240,7 @@ class Console:
                 b.log("end", reason="pin_reset")
                 b.reset_cause = 1
                 b.rtc_memory = b""
+                b._rtc_lost = True  # EN low: the RTC's time restarts at the next boot (board.py)
         elif kind == "en_release":
             if self._en_low or self.state != "reset":
                 return

@@ -7,6 +7,7 @@ released by ``poll(now_ms)``, which the hardware bus calls before every read and
 """
 
 import re
+import time
 
 from ..devices import UARTDevice
 from .network import REGISTRATIONS, HostSocket, Scenario
@@ -89,6 +90,7 @@ class ATModem(UARTDevice):
         self.cmee = 0
         self.cereg_n = 0
         self.cfun = 1
+        self.ctzu = 0  # TS 27.007 8.40 +CTZU: automatic time zone update from NITZ, off until asked for
         self.apn = None
         self.psm_req = None  # (t3412, t3324) as requested with AT+CPSMS
         self.edrx_req = None
@@ -411,6 +413,56 @@ class ATModem(UARTDevice):
         c["+CGDCONT"] = self._cgdcont
         c["+CFUN"] = self._cfun
         c["+CGATT"] = lambda k, a, t: self.reply(t, (f"+CGATT: {1 if self.registered(t) else 0}",))
+        c["+CTZU"] = self._ctzu
+        c["+CCLK"] = self._cclk
+
+    # -- network time --------------------------------------------------------------------------------------
+    def time_update(self) -> bool:
+        """Whether the modem takes its clock from NITZ (TS 27.007 8.40 +CTZU=1; a family may add its own)."""
+        return self.ctzu == 1
+
+    def network_time_ms(self, now_ms: int, need_update: bool = True):
+        """UTC ms of the modem's clock as set from the network, or None: NITZ arrives with the registration
+        (TS 24.301 EMM INFORMATION), only when the network sends it and time update is on. Once set, the modem's
+        clock keeps running (the simulator's virtual time) until the modem loses power or restarts."""
+        if not self.sc.nitz or (need_update and not self.time_update()):
+            return None
+        if not (self.registered_once or self.registered(now_ms)):
+            return None
+        return now_ms
+
+    @staticmethod
+    def clock_text(utc_ms: int, tz: int, year4: bool = False) -> str:
+        """'yy/MM/dd,hh:mm:ss±zz' in local time (UTC + tz quarter hours), TS 27.007 8.15 <time>."""
+        t = time.gmtime(utc_ms // 1000 + tz * 900)
+        y = f"{t.tm_year:04d}" if year4 else f"{t.tm_year % 100:02d}"
+        return (f"{y}/{t.tm_mon:02d}/{t.tm_mday:02d},{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+                f"{'-' if tz < 0 else '+'}{abs(tz):02d}")
+
+    def _ctzu(self, k, a, t):
+        # TS 27.007 8.40: AT+CTZU=<onoff> (0 disable, 1 enable automatic time zone update via NITZ); read
+        # +CTZU: <onoff>
+        if k == "set" and a and a[0] in ("0", "1"):
+            self.ctzu = int(a[0])
+            return self.reply(t)
+        if k == "read":
+            return self.reply(t, (f"+CTZU: {self.ctzu}",))
+        if k == "test":
+            return self.reply(t, ("+CTZU: (0,1)",))
+        return self.error(t, 50)
+
+    def _cclk(self, k, a, t):
+        # TS 27.007 8.15: AT+CCLK? -> +CCLK: "yy/MM/dd,hh:mm:ss±zz", local time and the zone in quarter hours.
+        # Without network time the model answers +CME ERROR (30 no network service before registration, 3 when
+        # the network never sent NITZ or time update is off) rather than a made-up clock.
+        if k == "read":
+            ms = self.network_time_ms(t)
+            if ms is None:
+                return self.error(t, 30 if not (self.registered_once or self.registered(t)) else 3)
+            return self.reply(t, (f'+CCLK: "{self.clock_text(ms, self.sc.tz)}"',))
+        if k == "test":
+            return self.reply(t)
+        return self.error(t, 4)  # setting the modem's clock by hand is not modelled
 
     def cgmr(self) -> str:
         return self.REVISION

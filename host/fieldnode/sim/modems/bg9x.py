@@ -49,6 +49,7 @@ class BG9x(ATModem):
         c["+QIGETERROR"] = self._qigeterror
         c["+QPOWD"] = self._qpowd
         c["+QNWINFO"] = self._qnwinfo
+        c["+QLTS"] = self._qlts
 
     def boot_urcs(self):
         urcs = [b"RDY", *self._extra_urcs, b"+CFUN: 1"]
@@ -63,6 +64,28 @@ class BG9x(ATModem):
 
     def apn_for_data(self):
         return self.qicsgp.get("apn") or self.apn
+
+    # AT Commands Manual, AT+QLTS "Obtain the Latest Time Synchronized Through Network": AT+QLTS[=<mode>], mode 0
+    # the latest time synchronized (local), 1 the current GMT time, 2 the current local time; answers
+    # +QLTS: "<yyyy/MM/dd,hh:mm:ss±zz>,<dst>", or an empty string when the network has not given the time.
+    def _qlts(self, k, a, t):
+        if k == "test":
+            return self.reply(t, ("+QLTS: (0-2)",))
+        if k == "read":
+            return self.error(t, 4)
+        mode = a[0] if a else "0"
+        if mode not in ("0", "1", "2"):
+            return self.error(t, 50)
+        ms = self.network_time_ms(t, need_update=False)  # the time the network gave, whatever AT+CTZU says
+        if ms is None:
+            return self.reply(t, ('+QLTS: ""',))
+        if mode == "0":
+            ms = self.reg_at if self.reg_at is not None else ms
+        tz = self.sc.tz
+        text = self.clock_text(ms, 0 if mode == "1" else tz, year4=True)
+        if mode == "1":
+            text = text[:-3] + f"{'-' if tz < 0 else '+'}{abs(tz):02d}"  # GMT time, the zone still given
+        self.reply(t, (f'+QLTS: "{text},0"',))
 
     def _qccid(self, k, a, t):
         if self._sim_error(t):

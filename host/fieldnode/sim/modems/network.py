@@ -90,6 +90,10 @@ class Scenario:
             v = psm.get(k)
             _need(v is None or (isinstance(v, str) and len(v) == 8 and not v.strip("01")), f"network.psm.{k}",
                   "must be an 8-bit string such as \"00100011\"")
+        # Network time (NITZ, 3GPP TS 24.301 EMM INFORMATION / TS 22.042): some networks never send it.
+        self.nitz = bool(net.get("nitz", True))
+        self.tz = int(net.get("tz", 0))  # local time zone in quarter hours, as +CCLK's "±zz" (TS 27.007 8.15)
+        _need(-48 <= self.tz <= 56, "network.tz", "must be quarter hours -48..+56 (e.g. 36 for UTC+9)")
         self.dns = dict(d.get("dns") or {})
         self.faults = [Fault(f, i) for i, f in enumerate(d.get("faults") or [])]
         self.pwrkey_wired = d.get("pwrkey_wired")

@@ -38,6 +38,7 @@ class SIM7080G(ATModem):
         c["+CASTATE"] = self._castate
         c["+CPOWD"] = self._cpowd
         c["+CPSI"] = self._cpsi
+        c["+CLTS"] = self._clts
 
     def boot_urcs(self):
         # With a fixed baud rate (AT+IPR) the module reports RDY, then the SIM and SMS subsystems.
@@ -50,6 +51,24 @@ class SIM7080G(ATModem):
     def _reset_state(self):
         super()._reset_state()
         self.pdp = {}
+        self.clts = 0
+
+    def time_update(self):
+        # Manual, AT+CLTS "Get Local Timestamp": 1 = the module updates its RTC from the network time (NITZ);
+        # the standard AT+CTZU=1 (TS 27.007 8.40) is taken the same way. AT+CCLK? then reads it (Manual, AT+CCLK
+        # "Real Time Clock": "yy/MM/dd,hh:mm:ss±zz").
+        return self.clts == 1 or self.ctzu == 1
+
+    # Manual, AT+CLTS "Get Local Timestamp": AT+CLTS=<mode> 0 disable, 1 enable; read +CLTS: <mode>
+    def _clts(self, k, a, t):
+        if k == "set" and a and a[0] in ("0", "1"):
+            self.clts = int(a[0])
+            return self.reply(t)
+        if k == "read":
+            return self.reply(t, (f"+CLTS: {self.clts}",))
+        if k == "test":
+            return self.reply(t, ("+CLTS: (0,1)",))
+        return self.error(t, 50)
 
     def act(self):
         return _ACT.get(self.cmnb, 7)

@@ -75,11 +75,26 @@ if _virtual:
     def sleep(s):
         _sleep_ms(int(s * 1000))
 
+    # The ESP32 port has no time zone: localtime() is gmtime() and mktime() its inverse, both in UTC
+    # (shared/timeutils). The unix port's own localtime/mktime would apply the host's time zone.
     def gmtime(secs=None):
         return _b.gmtime(time() if secs is None else secs)
 
     def localtime(secs=None):
-        return _b.localtime(time() if secs is None else secs)
+        return _b.gmtime(time() if secs is None else secs)
+
+    def mktime(t):
+        y, m, d = t[0], t[1], t[2]
+        # days from 1970-01-01 to y-m-d (proleptic Gregorian; months may overflow as timeutils allows)
+        y += (m - 1) // 12
+        m = (m - 1) % 12 + 1
+        yy = y - (1 if m <= 2 else 0)
+        era = yy // 400
+        yoe = yy - era * 400
+        doy = (153 * (m + (9 if m <= 2 else -3)) + 2) // 5 + d - 1
+        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+        days = era * 146097 + doe - 719468
+        return days * 86400 + t[3] * 3600 + t[4] * 60 + t[5]
 
 else:
     ticks_ms = _b.ticks_ms
