@@ -86,5 +86,20 @@ def main(argv=None):
     return 0 if all(r["ok"] for r in rows) else 1
 
 
+def run(size_kib: int = 1536):
+    """Rows for make bench (tools/bench.py): esptool write throughput against the ROM model."""
+    log.set_logger(Quiet())
+    data = image(size_kib * 1024)
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for stub in (True, False):
+            for compress in (True, False):
+                r = run_case(data, stub, compress, Path(d))
+                out.append({"group": "flash", "name": f"esptool write-flash, {r['loader']}, "
+                            f"{'deflate' if compress else 'raw'}", "value": r["write_kib_s"], "unit": "KiB/s",
+                            "bytes": r["bytes"], "verify_s": r["verify_s"], "ok": r["ok"]})
+    return out
+
+
 if __name__ == "__main__":
     sys.exit(main())

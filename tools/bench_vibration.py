@@ -22,7 +22,7 @@ from fieldnode.paths import FIRMWARE, micropython_cmd  # noqa: E402
 from fieldnode.sim.clock import VirtualClock  # noqa: E402
 from fieldnode.sim.hwbus import HwBus  # noqa: E402
 from fieldnode.sim.physics import Environment, core2_demo  # noqa: E402
-from fieldnode.sim.runtime import run  # noqa: E402
+from fieldnode.sim.runtime import run as run_mpy  # noqa: E402
 from fieldnode.sim.sensors import build_bus_devices  # noqa: E402
 
 FIFO_CODE = """
@@ -67,7 +67,7 @@ def fifo_bench(windows=8):
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "board.json").write_text(board.path.read_text())
         t0 = time.perf_counter()
-        r = run(FIFO_CODE % (str(Path(d) / "board.json"), windows), bus=bus)
+        r = run_mpy(FIFO_CODE % (str(Path(d) / "board.json"), windows), bus=bus)
         wall = time.perf_counter() - t0
     bus.close()
     rows = [tuple(int(v) for v in ln.split()) for ln in r.out.splitlines()]
@@ -92,6 +92,24 @@ def main():
     print("Software-timed 1 kHz polling loop, MicroPython unix port (x86-64), 4095 intervals")
     print(f"  mean {statistics.mean(iv):.1f} us  stdev {statistics.pstdev(iv):.1f} us  "
           f"p99 {iv_sorted[int(0.99 * len(iv)) - 1]} us  min {iv_sorted[0]} us  max {iv_sorted[-1]} us")
+
+
+def run():
+    """Rows for make bench (tools/bench.py)."""
+    rows, wall = fifo_bench()
+    per = [r[0] for r in rows]
+    iv = sorted(poll_bench())
+    return [
+        {"group": "vibration", "name": "MPU6886 FIFO window, 1024 samples at 1 kHz", "value": statistics.mean(per),
+         "unit": "virtual ms", "overflows": rows[-1][1], "note": "sample spacing is the chip's clock"},
+        {"group": "vibration", "name": "FIFO effective sample rate",
+         "value": round(1024 * 1000 / statistics.mean(per), 1), "unit": "Hz"},
+        {"group": "vibration", "name": "simulator wall time per window", "value": round(wall / len(rows) * 1000),
+         "unit": "ms"},
+        {"group": "vibration", "name": "software-timed 1 kHz loop (unix port), p99 interval", "value":
+         iv[int(0.99 * len(iv)) - 1], "unit": "us", "mean_us": round(statistics.mean(iv), 1),
+         "stdev_us": round(statistics.pstdev(iv), 1), "max_us": iv[-1]},
+    ]
 
 
 if __name__ == "__main__":
