@@ -10,18 +10,48 @@ from core.fixed import SQRT_SEED
 
 
 def pass1(a, n: int, o):
-    """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4]."""
-    p = a
-    q = o
-    v = p[0]
+    """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4].
+
+    Works on b = x + 2**15 = (raw u16) ^ 0x8000 (no sign extension; the bias comes off at the end), two samples
+    per iteration (half the loop overhead; two ptr16 loads beat one ptr32 load split in halves on x86-64, and
+    need no alignment: array('h') data on the ESP32 need not be 4-byte aligned), then at most one more.
+    """
+    v = a[0] + 0x8000
     mn = v
     mx = v
-    s = v  # |s| <= 4096 * 32768 = 2**27
+    s = v  # sum of b <= 4096 * 65535 < 2**28
     ds = 0  # <= 4095 * 65535 < 2**28
     dm = 0
     prev = v
-    for i in range(1, n):
-        v = p[i]
+    i = 1
+    e = n - 1
+    while i < e:
+        v = a[i] + 0x8000
+        x = a[i + 1] + 0x8000
+        i += 2
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+        if x < mn:
+            mn = x
+        if x > mx:
+            mx = x
+        s += v + x
+        d = v - prev
+        if d < 0:
+            d = 0 - d
+        f = x - v
+        if f < 0:
+            f = 0 - f
+        ds += d + f
+        if d > dm:
+            dm = d
+        if f > dm:
+            dm = f
+        prev = x
+    if i < n:  # the last sample when n is even
+        v = a[i] + 0x8000
         if v < mn:
             mn = v
         if v > mx:
@@ -33,12 +63,11 @@ def pass1(a, n: int, o):
         ds += d
         if d > dm:
             dm = d
-        prev = v
-    q[0] = mn
-    q[1] = mx
-    q[2] = s
-    q[3] = ds
-    q[4] = dm
+    o[0] = mn - 0x8000
+    o[1] = mx - 0x8000
+    o[2] = s - (n << 15)  # |S| <= 2**27
+    o[3] = ds
+    o[4] = dm
 
 
 def pass2(a, n: int, m: int, s: int, o):
