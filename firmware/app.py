@@ -28,6 +28,7 @@ REPLY_MS = const(10000)  # wait for the collector's ack to one uplink
 MAX_BATCH = const(12)  # reports per uplink: 12 x 25 B + header and tag stays under SORACOM's ~1 KB per send
 QUEUE_BYTES = const(32768)
 SAFE_AFTER = const(3)  # boots without a completed cycle before safe mode
+TS_SYNCED = 1577836800  # proto/schema.py TS_SYNCED: a clock before 2020-01-01 was never set
 STATE = "state.json"
 KEY = "key.bin"
 
@@ -222,6 +223,8 @@ class App:
         ok = link.up(ATTACH_MS)
         self.feed()
         sent = 0
+        if ok and time.time() < TS_SYNCED:
+            now += self.sync_clock(link)
         if ok:
             ps = self.pstate
             while True:
@@ -272,6 +275,30 @@ class App:
         else:
             st.failures += 1
         return sent
+
+    def sync_clock(self, link):
+        # After a power loss the RTC counts from 1970 (ESP32 port; it keeps time only across deep sleep and
+        # resets). Set it from the network's time (cellular: NITZ, AT+CCLK?) and move the times this cycle already
+        # recorded by the same step; return the step in seconds (0 when the network gave no time: the reports
+        # keep a ts before 2020, which the collector knows for not wall time: proto/schema.py TS_SYNCED).
+        t = link.time()
+        if t is None:
+            log("clock not set: the network gave no time")
+            return 0
+        before = time.time()
+        g = time.gmtime(t)
+        # RTC.datetime: (year, month, day, weekday, hours, minutes, seconds, subseconds)
+        self.rtc.datetime((g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0))
+        step = t - before
+        st = self.st
+        if st.last_summary:
+            st.last_summary += step
+        if st.last_uplink:
+            st.last_uplink += step
+        if st.last_attempt:
+            st.last_attempt += step
+        log("clock set from the network: %d" % t)
+        return step
 
     def apply(self, cmds):
         from proto import commands

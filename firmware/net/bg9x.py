@@ -11,6 +11,7 @@
 # (cited as "TCP/IP AN" with its section number: 2.3.x commands, 2.4.x URCs, chapter 4 error codes).
 from micropython import const
 
+from net import link as L
 from net.at import ATError, fields
 from net.cellular import Cellular
 
@@ -82,7 +83,21 @@ class BG9x(Cellular):
         # CHAP>
         self._cmd(b'AT+QICSGP=%d,1,"%s","%s","%s",3' % (_CTX, c["apn"].encode(), c["user"].encode(),
                                                           c["password"].encode()), 2000, dl)
+        self._try(self.TIME_UPDATE, 300, dl)  # before the attach: NITZ comes with the registration (TS 27.007 8.40)
         self._psm_request(dl)
+
+    def _network_time(self, dl):
+        # AT Commands Manual, AT+QLTS "Obtain the Latest Time Synchronized Through Network": mode 1 gives the
+        # current GMT time, +QLTS: "yyyy/MM/dd,hh:mm:ss±zz,<dst>" ("" before the network gave one). Quectel's
+        # +CCLK has been seen answering GMT with a zone where TS 27.007 says local time: QLTS=1 is unambiguous.
+        try:
+            lines = self._cmd(b"AT+QLTS=1", 1000, dl, b"+QLTS:")
+            if lines:
+                return L.clock_s(lines[0][6:].strip(), True)
+        except ATError as e:
+            if e.kind in ("timeout", "restart"):
+                raise
+        return Cellular._network_time(self, dl)
 
     def _last_qierror(self, dl):
         # TCP/IP AN, AT+QIGETERROR "Query the Last Error Code" -> +QIGETERROR: <result>,<result_code_description>

@@ -28,6 +28,8 @@ class Cellular(L.Link):
     CCID = b"AT+CCID"
     CCID_PREFIX = None
     RECV_URC = b""  # the URC that announces received data
+    # Automatic time zone update from NITZ (TS 27.007 section 8.40): the network's time reaches the modem's clock
+    TIME_UPDATE = b"AT+CTZU=1"
 
     def __init__(self, uart, cfg=None, pwrkey=None, at=None):
         L.Link.__init__(self, cfg)
@@ -327,6 +329,30 @@ class Cellular(L.Link):
                 self.pwrkey.value(0)
         self.active = False
         self.sock = False
+
+    # -- network time ----------------------------------------------------------------------------------------
+    def time(self, timeout_ms=3000):
+        # Network time (NITZ, delivered with the registration) as Unix seconds UTC, or None when the modem has
+        # none: not registered, the network never sent it, or the modem's clock still reads its default.
+        if self.stat not in (1, 5):
+            return None
+        dl = time.ticks_add(time.ticks_ms(), timeout_ms)
+        try:
+            self._try(self.TIME_UPDATE, 300, dl)
+            return self._network_time(dl)
+        except ATError as e:
+            self._fail("network time: %s" % e)
+            return None
+
+    def _network_time(self, dl):
+        # AT+CCLK? -> +CCLK: "yy/MM/dd,hh:mm:ss±zz" (TS 27.007 section 8.15); +CME ERROR when it has no time
+        try:
+            lines = self._cmd(b"AT+CCLK?", 1000, dl, b"+CCLK:")
+        except ATError as e:
+            if e.kind in ("timeout", "restart"):
+                raise
+            return None
+        return L.clock_s(lines[0][6:]) if lines else None
 
     def info(self):
         d = L.Link.info(self)

@@ -6,6 +6,8 @@
 #                                        one datagram/message to cfg["endpoint"]; the first reply or None
 #   link.down(psm=True)                  close; leave the modem in PSM when the network granted it, else off
 #   link.info() -> dict                  identity, signal, registration, operator, PSM timers, history, errors
+#   link.time() -> int | None            network time (cellular: NITZ via AT+CCLK?), Unix seconds UTC; None when
+#                                        the network gave none (some networks never send NITZ)
 #   link.last_error                      one line saying what failed last, or None
 #
 # Config (a dict; missing keys take the SORACOM preset below):
@@ -152,6 +154,54 @@ def t3324_s(text):
     return _decode(text, _T3324_UNITS)
 
 
+# Earliest and latest network time taken as real: a modem's clock before NITZ reads its factory default (1980,
+# 2004, 2080, ... by vendor), which must not be taken for the time. 2020-01-01 is also the line below which the
+# collector takes a report's ts as not wall time (proto/schema.py, TS_SYNCED).
+_TIME_MIN = 1577836800  # 2020-01-01T00:00:00Z
+_TIME_MAX_YEAR = const(2069)  # two-digit years of +CCLK stop here
+
+
+def civil_s(y, mo, d, h, mi, s):
+    # Unix seconds of a UTC date and time (proleptic Gregorian), without time.mktime: CPython's is local time.
+    yy = y - (1 if mo <= 2 else 0)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (mo + (9 if mo <= 2 else -3)) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + h * 3600 + mi * 60 + s
+
+
+def clock_s(text, utc=False):
+    # A modem clock string -> Unix seconds UTC, or None. "yy/MM/dd,hh:mm:ss±zz" is 3GPP TS 27.007 section 8.15
+    # (+CCLK <time>: local time, zz the zone in quarter hours; without zone support the ±zz is left out);
+    # Quectel's AT+QLTS gives "yyyy/MM/dd,hh:mm:ss±zz,<dst>". ``utc``: the time is already GMT (AT+QLTS=1), the
+    # zone only says where the device is.
+    if isinstance(text, bytes):
+        text = text.decode()
+    t = text.strip().strip('"')
+    try:
+        date, rest = t.split(",", 1)
+        ymd = date.split("/")
+        clock = rest[:8]
+        hms = clock.split(":")
+        y, mo, d = int(ymd[0]), int(ymd[1]), int(ymd[2])
+        h, mi, sec = int(hms[0]), int(hms[1]), int(hms[2])
+        tz = 0
+        z = rest[8:11]
+        if z[:1] in ("+", "-") and z[1:].isdigit():
+            tz = int(z[1:]) * (-1 if z[0] == "-" else 1)
+    except (ValueError, IndexError):
+        return None
+    if len(ymd[0]) == 2:
+        y += 2000
+    if len(ymd) != 3 or len(hms) != 3 or not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec < 61):
+        return None
+    if y > _TIME_MAX_YEAR:
+        return None
+    secs = civil_s(y, mo, d, h, mi, sec) - (0 if utc else tz * 900)
+    return secs if secs >= _TIME_MIN else None
+
+
 class Link:
     # Common state: last error, registration history and the last few errors, for info() and diagnosis.
     def __init__(self, cfg=None):
@@ -183,6 +233,9 @@ class Link:
 
     def down(self, psm=True):
         raise NotImplementedError
+
+    def time(self):
+        return None  # no network time on this link
 
     def info(self):
         return {"errors": list(self.errors), "history": [REG_NAMES.get(s, str(s)) for _, s in self.history]}

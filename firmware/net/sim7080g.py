@@ -34,6 +34,8 @@ class SIM7080G(Cellular):
     BOOT_MS = 8000
     CCID = b"AT+CCID"  # Manual, AT+CCID "Show ICCID": the ICCID on a line of its own
     RECV_URC = b"+CADATAIND:"
+    # Manual, AT+CLTS "Get Local Timestamp": 1 = update the RTC from the network's time; AT+CCLK? reads it
+    TIME_UPDATE = b"AT+CLTS=1"
 
     def __init__(self, uart, cfg=None, pwrkey=None, at=None):
         Cellular.__init__(self, uart, cfg, pwrkey, at)
@@ -75,6 +77,7 @@ class SIM7080G(Cellular):
         # Manual, AT+CNCFG "PDP Configure": <pdpidx>,<ip_type 1=IPv4>,<APN>,<user>,<pwd>,<auth 3=PAP or CHAP>
         self._cmd(b'AT+CNCFG=%d,1,"%s","%s","%s",3' % (_PDP, c["apn"].encode(), c["user"].encode(),
                                                          c["password"].encode()), 2000, dl)
+        self._try(self.TIME_UPDATE, 300, dl)  # before the attach: NITZ comes with the registration
         self._psm_request(dl)
 
     def _activate(self, dl):

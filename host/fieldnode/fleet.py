@@ -93,7 +93,8 @@ class FleetRun:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.db_path.exists():
             self.db_path.unlink()
-        self.collector = Collector(self.db_path, self.registry, rate=1e6, burst=1e6)
+        self._running = None  # the DeviceRun stepping now: the collector's clock is its virtual clock
+        self.collector = Collector(self.db_path, self.registry, rate=1e6, burst=1e6, clock=self._now)
         self.bytes_in: dict[int, int] = {}
         self.uplinks: dict[int, int] = {}
         handle = self.collector.handle
@@ -118,6 +119,12 @@ class FleetRun:
             d.board.close()
         self.collector.close()
         self.registry.close()
+
+    def _now(self) -> float:
+        """The collector's "now" (receive times, and the ts of reports made before a device's clock was set):
+        virtual time, so that it matches the devices' clocks, not the host's."""
+        d = self._running or (self.devices[0] if self.devices else None)
+        return d.board.clock.now_ms() / 1000 if d is not None else time.time()
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def modem_scenario(self) -> dict:
@@ -185,6 +192,7 @@ class FleetRun:
     # -- running ----------------------------------------------------------------------------------------------
     def _step(self, d: DeviceRun, until_ms: int):
         b = d.board
+        self._running = d
         while b.clock.now_ms() < until_ms:
             if d.cuts and d.cuts[0] <= b.clock.now_ms() + 1:
                 d.cuts.pop(0)

@@ -9,6 +9,10 @@ already with the same bytes (a retransmission after a lost reply: counted as a d
 one that is not stored is ``too_old``, one stored with other bytes is ``replay``. Nothing of a refused uplink is
 stored. Accepted reports are stored in one transaction, then the reply acknowledges the uplink's highest counter
 and carries pending downlink commands.
+
+A report whose ts is before 2020 (schema.TS_SYNCED) was made while the device's clock was not set (after a power
+loss, before the network gave the time): it is stored with the collector's receive time as its ts and marked
+("ts_source": "collector", "ts_device": what the device said; views.report_to_dict).
 """
 
 import json
@@ -152,7 +156,7 @@ class Collector:
                     dups += 1
                 else:
                     new.append((ctr, raw))
-            decoded = [report_to_dict(dev, ctr, raw) for ctr, raw in new]
+            decoded = [report_to_dict(dev, ctr, raw, received=now) for ctr, raw in new]
             gaps = 1 if new and new[0][0] > last + 1 and last > 0 else 0
             alarms = sum(1 for ctr, raw in new if raw[codec.FLAGS_OFF] & ALARM_FLAGS)
             with st.db:

@@ -18,12 +18,21 @@ def _scaled(value: int, scale: int):
     return value if scale == 1 else round(value / scale, 6)
 
 
-def report_to_dict(device_id: int, counter: int, raw: bytes) -> dict:
-    """One report in units: {"device", "counter", "ts", "flags": [...], <MAIN fields>, "health": {...}|None}."""
+def report_to_dict(device_id: int, counter: int, raw: bytes, received: float | None = None) -> dict:
+    """One report in units: {"device", "counter", "ts", "flags": [...], <MAIN fields>, "health": {...}|None}.
+
+    A ts before ``schema.TS_SYNCED`` (2020) is not wall time (the device's clock was not set yet). With
+    ``received`` (the collector's receive time, Unix seconds) such a report takes that as its "ts" and says so:
+    "ts_source": "collector" and "ts_device" (the device's value); a report without these keys carries device time.
+    """
     main, health, _ = codec.decode_report(raw)
     out = {"device": device_id, "counter": counter}
     for (name, _code, scale, _unit, _doc), v in zip(schema.MAIN, main, strict=True):
         out[name] = flag_names(v) if name == "flags" else _scaled(v, scale)
+    if received is not None and out["ts"] < schema.TS_SYNCED:
+        out["ts_device"] = out["ts"]
+        out["ts"] = int(received)
+        out["ts_source"] = "collector"
     out["health"] = None
     if health is not None:
         out["health"] = {f[0]: _scaled(v, f[2]) for f, v in zip(schema.HEALTH, health, strict=True)}
