@@ -10,7 +10,7 @@ A valid config that differs from the last good one becomes the new last good one
      "policy": {"sample_s": 600, ...},          # see policy.py
      "detector": {"raise": 4.0, ...},           # see core/detector.py
      "vibration": {"samples": 512, "every": 1, "bands_hz": [29.95]},
-     "alarm": {"rms_high_mg": null, "temp_high_c": null},
+     "alarm": {"rms_high_mg": null, "temp_high_c100": null, "lowbat_mv": 3400},
      "version": 1}
 """
 
