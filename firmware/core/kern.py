@@ -81,23 +81,28 @@ def pass1(a: ptr16, n: int, o: ptr32):
 
 
 @micropython.viper
-def pass2(a, n: int, m: int, s: int, o):
+def pass2(a: ptr16, n: int, m: int, s: int, o: ptr32):
     """Zero crossings about the exact mean, sum |x*n - S| as (lo, hi), sum (x - m)**2 as limbs -> o[5..10].
 
     m is floor(S / n), s is S. The sign of x - mean is the sign of x*n - S (|x*n - S| < 2**28), exact.
+    On b = x + 2**15 (no sign extension): x*n - S = b*n - U with U = S + n*2**15, x - m = b - (m + 2**15).
+    Two samples per iteration; their |x*n - S| are added (< 2**29) before the 16-bit split, so lo and hi are
+    not the per-sample split but hi * 2**16 + lo is the same sum.
     """
-    p = ptr16(a)
-    q = ptr32(o)
+    u = s + (n << 15)  # |U| <= 2**28 (sum of b)
+    mb = m + 0x8000
     zc = 0
     last = 0
-    lo = 0  # sum of low 16 bits of |x*n - S|: < 4096 * 2**16 = 2**28
-    hi = 0  # sum of |x*n - S| >> 16: < 4096 * 2**12 = 2**24
-    ca = 0  # sum a*a, a = u >> 8 <= 255: < 2**28
-    cb = 0  # sum a*b, b = u & 255: < 2**28
-    cc = 0  # sum b*b: < 2**28
-    for i in range(n):
-        v = int((p[i] ^ 0x8000) - 0x8000)
-        t = v * n - s
+    lo = 0  # sum of low 16 bits of pair sums: < 2048 * 2**16 = 2**27
+    hi = 0  # sum of pair sums >> 16: < 2048 * 2**13 = 2**24
+    ca = 0  # sum h*h, h = |x - m| >> 8 <= 255: < 2**28
+    cb = 0  # sum h*c, c = |x - m| & 255: < 2**28
+    cc = 0  # sum c*c: < 2**28
+    i = 0
+    e = n - 1
+    while i <= e:
+        b = int(a[i] ^ 0x8000)
+        t = b * n - u  # |t| < 2**28
         if t > 0:
             if last < 0:
                 zc += 1
@@ -107,22 +112,44 @@ def pass2(a, n: int, m: int, s: int, o):
                 zc += 1
             last = -1
             t = 0 - t
+        c = b - mb
+        if c < 0:
+            c = 0 - c  # <= 65535
+        h = c >> 8
+        c &= 0xFF
+        ca += h * h
+        cb += h * c
+        cc += c * c
+        if i < e:  # the pair's second sample (not taken only for the last sample of an odd n)
+            b = int(a[i + 1] ^ 0x8000)
+            c = b * n - u
+            if c > 0:
+                if last < 0:
+                    zc += 1
+                last = 1
+            elif c < 0:
+                if last > 0:
+                    zc += 1
+                last = -1
+                c = 0 - c
+            t += c  # < 2**29
+            c = b - mb
+            if c < 0:
+                c = 0 - c
+            h = c >> 8
+            c &= 0xFF
+            ca += h * h
+            cb += h * c
+            cc += c * c
+        i += 2
         lo += t & 0xFFFF
         hi += t >> 16
-        u = v - m
-        if u < 0:
-            u = 0 - u  # u <= 65535
-        ua = u >> 8
-        ub = u & 0xFF
-        ca += ua * ua
-        cb += ua * ub
-        cc += ub * ub
-    q[5] = zc
-    q[6] = lo
-    q[7] = hi
-    q[8] = ca
-    q[9] = cb
-    q[10] = cc
+    o[5] = zc
+    o[6] = lo
+    o[7] = hi
+    o[8] = ca
+    o[9] = cb
+    o[10] = cc
 
 
 @micropython.viper
