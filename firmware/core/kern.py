@@ -153,15 +153,15 @@ def pass2(a: ptr16, n: int, m: int, s: int, o: ptr32):
 
 
 @micropython.viper
-def pass3(a, n: int, s: int, left: int, right: int, o):
+def pass3(a: ptr16, n: int, s: int, left: int, right: int, o: ptr32):
     """Second and fourth moments about the exact mean for kurtosis, as limbs -> o[11..16].
 
     e = |x*n - S| scaled to e' = (e << left) >> right < 2**15 (the caller picks the shifts from the largest e),
     w = round(e'**2 / 2**15) < 2**15; limbs of sum e'**2 and of sum w**2.
     """
-    p = ptr16(a)
-    q = ptr32(o)
-    u = s + (n << 15)  # sum of (x + 2**15): x*n - S = (x + 2**15)*n - u, |u| <= 2**28
+    # s becomes U = sum of (x + 2**15): x*n - S = (x + 2**15)*n - U, 0 <= U < 2**28. Reusing the argument (3 % faster
+    # on x86-64): the native emitter keeps only the first few locals, arguments first, in registers.
+    s += n << 15
     ea = 0  # e' >> 8 < 2**7: sum of squares < 2**26
     eb = 0  # < 2**27
     ec = 0  # < 2**28
@@ -171,7 +171,7 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
     # A while loop with few locals (h, l serve both limb splits) runs about 20 % faster than for/range here.
     i = 0
     while i < n:
-        t = int(p[i] ^ 0x8000) * n - u  # x + 2**15 < 2**16: the product < 2**28
+        t = int(a[i] ^ 0x8000) * n - s  # x + 2**15 < 2**16: the product < 2**28
         i += 1
         if t < 0:
             t = 0 - t
@@ -187,12 +187,12 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
         fa += h * h
         fb += h * l
         fc += l * l
-    q[11] = ea
-    q[12] = eb
-    q[13] = ec
-    q[14] = fa
-    q[15] = fb
-    q[16] = fc
+    o[11] = ea
+    o[12] = eb
+    o[13] = ec
+    o[14] = fa
+    o[15] = fb
+    o[16] = fc
 
 
 @micropython.viper
@@ -220,21 +220,17 @@ def goertzel(a, n: int, m: int, sh: int, c: int, o):
 
 
 @micropython.viper
-def magnitude(x, y, z, out, n: int):
+def magnitude(x: ptr16, y: ptr16, z: ptr16, out: ptr16, n: int):
     """out[i] = floor(sqrt(x[i]**2 + y[i]**2 + z[i]**2)), saturated to 32767 (int16 in, int16 out).
 
     While every |component| < 2**14 the sum of squares is < 3 * 2**28 and the root is exact; above that the
     components are halved first (root error < 4 counts).
     """
-    px = ptr16(x)
-    py = ptr16(y)
-    pz = ptr16(z)
-    po = ptr16(out)
     sq = ptr16(SQRT_SEED)
     for i in range(n):
-        ax = int((px[i] ^ 0x8000) - 0x8000)
-        ay = int((py[i] ^ 0x8000) - 0x8000)
-        az = int((pz[i] ^ 0x8000) - 0x8000)
+        ax = int((x[i] ^ 0x8000) - 0x8000)
+        ay = int((y[i] ^ 0x8000) - 0x8000)
+        az = int((z[i] ^ 0x8000) - 0x8000)
         if ax < 0:
             ax = 0 - ax
         if ay < 0:
@@ -274,4 +270,4 @@ def magnitude(x, y, z, out, n: int):
         r <<= h
         if r > 32767:
             r = 32767
-        po[i] = r
+        out[i] = r

@@ -147,9 +147,9 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
     e = |x*n - S| scaled to e' = (e << left) >> right < 2**15 (the caller picks the shifts from the largest e),
     w = round(e'**2 / 2**15) < 2**15; limbs of sum e'**2 and of sum w**2.
     """
-    p = a
-    q = o
-    u = s + (n << 15)  # sum of (x + 2**15): x*n - S = (x + 2**15)*n - u, |u| <= 2**28
+    # s becomes U = sum of (x + 2**15): x*n - S = (x + 2**15)*n - U, 0 <= U < 2**28. Reusing the argument (3 % faster
+    # on x86-64): the native emitter keeps only the first few locals, arguments first, in registers.
+    s += n << 15
     ea = 0  # e' >> 8 < 2**7: sum of squares < 2**26
     eb = 0  # < 2**27
     ec = 0  # < 2**28
@@ -159,7 +159,7 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
     # A while loop with few locals (h, l serve both limb splits) runs about 20 % faster than for/range here.
     i = 0
     while i < n:
-        t = (p[i] + 0x8000) * n - u  # x + 2**15 < 2**16: the product < 2**28
+        t = (a[i] + 0x8000) * n - s  # x + 2**15 < 2**16: the product < 2**28
         i += 1
         if t < 0:
             t = 0 - t
@@ -175,12 +175,12 @@ def pass3(a, n: int, s: int, left: int, right: int, o):
         fa += h * h
         fb += h * l
         fc += l * l
-    q[11] = ea
-    q[12] = eb
-    q[13] = ec
-    q[14] = fa
-    q[15] = fb
-    q[16] = fc
+    o[11] = ea
+    o[12] = eb
+    o[13] = ec
+    o[14] = fa
+    o[15] = fb
+    o[16] = fc
 
 
 def goertzel(a, n: int, m: int, sh: int, c: int, o):
