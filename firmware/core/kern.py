@@ -220,17 +220,21 @@ def goertzel(a, n: int, m: int, sh: int, c: int, o):
 
 
 @micropython.viper
-def magnitude(x: ptr16, y: ptr16, z: ptr16, out: ptr16, n: int):
+def magnitude(x, y, z, out, n: int):
     """out[i] = floor(sqrt(x[i]**2 + y[i]**2 + z[i]**2)), saturated to 32767 (int16 in, int16 out).
 
     While every |component| < 2**14 the sum of squares is < 3 * 2**28 and the root is exact; above that the
     components are halved first (root error < 4 counts).
     """
+    px = ptr16(x)
+    py = ptr16(y)
+    pz = ptr16(z)
+    po = ptr16(out)
     sq = ptr16(SQRT_SEED)
     for i in range(n):
-        ax = int((x[i] ^ 0x8000) - 0x8000)
-        ay = int((y[i] ^ 0x8000) - 0x8000)
-        az = int((z[i] ^ 0x8000) - 0x8000)
+        ax = int((px[i] ^ 0x8000) - 0x8000)
+        ay = int((py[i] ^ 0x8000) - 0x8000)
+        az = int((pz[i] ^ 0x8000) - 0x8000)
         if ax < 0:
             ax = 0 - ax
         if ay < 0:
@@ -270,4 +274,4 @@ def magnitude(x: ptr16, y: ptr16, z: ptr16, out: ptr16, n: int):
         r <<= h
         if r > 32767:
             r = 32767
-        out[i] = r
+        po[i] = r
