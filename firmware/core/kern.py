@@ -9,8 +9,9 @@ Word size: a viper int is 32 bits on the ESP32 (xtensawin, rv32imc) and 64 bits 
 below stays inside a signed 32-bit range for windows of up to 4096 int16 samples (the bound is written next to
 each accumulator), so the results are the same on both; wide sums are split into limbs
 (``A * 2**16 + B * 2**9 + C`` from ``u = a * 2**8 + b``, ``u**2 = a*a * 2**16 + a*b * 2**9 + b*b``).
-``ptr16`` reads unsigned: samples are sign-extended with ``(x ^ 0x8000) - 0x8000``. Partials are written to an
-``array('i')``; no kernel allocates.
+``ptr16`` reads unsigned: pass1 to pass3 work on the biased value ``x + 32768`` (what ptr16 gives after ``^ 0x8000``,
+no sign extension per sample) and remove the bias once at the end; goertzel and magnitude sign-extend with
+``(x ^ 0x8000) - 0x8000``. Partials are written to an ``array('i')``; no kernel allocates.
 """
 
 import micropython
