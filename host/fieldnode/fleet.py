@@ -269,6 +269,7 @@ class FleetRun:
                 "alarms": len(alarms), "first_alarm_ts": first_alarm,
                 "bytes_sent": self.bytes_in.get(d.device_id, 0), "uplinks": self.uplinks.get(d.device_id, 0),
                 "radio_on_s": round(radio_ms / 1000, 1),
+                "awake_s": round(d.awake_ms / 1000, 1),
                 "charge_mc": round(e["charge_mc"], 1),
                 "mah_per_day": round(avg_ma * 24, 3),
                 "average_ua": round(avg_ma * 1000, 1),
