@@ -48,6 +48,7 @@ def test_week_with_power_cuts_and_outage_loses_nothing(make_run):
     assert alarms and min(alarms) >= start + 5 * 86400
     assert min(alarms) - (start + 5 * 86400) < 6 * 3600
     assert d["charge_mc"] > 0 and d["dominant"]
+    assert d["false_alarms"] == 0 and 0 <= d["detection_delay_s"] < 6 * 3600
 
 
 def test_low_power_board_defaults_average_at_most_50_uA(make_run):

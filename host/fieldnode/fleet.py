@@ -248,6 +248,7 @@ class FleetRun:
             info = next((x for x in self.collector.status()["devices"] if x["device_id"] == d.device_id), {})
             alarms = [r for r in rows if set(r.get("flags", [])) & {"anomaly", "high"}]
             first_alarm = min((r["ts"] for r in alarms), default=None)
+            detection = self._detection(alarms)
             e = d.board.energy.report(end_ms)
             battery = boards.load(self.scn.board).get("battery") or {}
             cap = battery.get("capacity_mah")
@@ -266,7 +267,7 @@ class FleetRun:
                 "duplicates": info.get("duplicates", 0),
                 "lost": max(0, d.seq - delivered - d.queued),
                 "missing_counters": _missing(counters, d.seq, d.queued),
-                "alarms": len(alarms), "first_alarm_ts": first_alarm,
+                "alarms": len(alarms), "first_alarm_ts": first_alarm, **detection,
                 "bytes_sent": self.bytes_in.get(d.device_id, 0), "uplinks": self.uplinks.get(d.device_id, 0),
                 "radio_on_s": round(radio_ms / 1000, 1),
                 "awake_s": round(d.awake_ms / 1000, 1),
@@ -287,6 +288,19 @@ class FleetRun:
                 "start_ts": getattr(self, "t0_ms", end_ms) // 1000,
                 "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
                 "rejects": self.collector.status()["rejects"]}
+
+    def _detection(self, alarms: list) -> dict:
+        """Alarms against the fault the scenario injected (the failing bearing): how long after it began the
+        first alarm came, and how many alarm reports came before it (false alarms)."""
+        env = self.scn.environment
+        if env.get("preset") != "core2_demo" or not getattr(self, "t0_ms", None):
+            return {}
+        fault_ts = self.t0_ms / 1000 + env.get("bearing_start", 5 * 86400)
+        after = [r["ts"] for r in alarms if r["ts"] >= fault_ts]
+        if fault_ts > self.t0_ms / 1000 + self.scn.duration_s:
+            after = None  # the fault lies after the end of the run
+        return {"false_alarms": sum(1 for r in alarms if r["ts"] < fault_ts),
+                "detection_delay_s": (min(after) - fault_ts) if after else None}
 
     def fault_times(self) -> list:
         out = []
@@ -338,6 +352,12 @@ def format_summary(s: dict) -> str:
             f"{k} {v:.0f} mC" for k, v in list(d["energy_parts_mc"].items())[:4]))
     for f in s["faults"]:
         lines.append("fault: " + ", ".join(f"{k}={v}" for k, v in f.items()))
+    for d in s["devices"]:
+        if "false_alarms" in d:
+            delay = d["detection_delay_s"]
+            lines.append(f"device {d['device']}: bearing fault " + (
+                f"detected {delay / 60:.0f} min after it began" if delay is not None else "not detected") +
+                f", {d['false_alarms']} false alarm reports before it")
     if s["rejects"]:
         lines.append(f"collector refused: {s['rejects']}")
     return "\n".join(lines)
