@@ -22,14 +22,34 @@ def make_run(tmp_path):
         r.close()
 
 
-def test_week_with_power_cuts_and_outage_loses_nothing(make_run):
+def _offer_a_bad_update(run, tmp_path):
+    """Day 3: an operator offers version 1.0.1, whose app.py fails on import (a module its build forgot)."""
+    from fieldnode import build, release
+    from fieldnode.paths import FIRMWARE
+
+    bundle = build.build(run.scn.board, run.workdir / "build", arch="x64")
+    files = {p: f.read_bytes() for p, f in bundle.files.items()}
+    src = tmp_path / "app.py"
+    src.write_text((FIRMWARE / "app.py").read_text().replace("import rtcstate\n",
+                                                             "import rtcstate\nimport a_module_this_build_forgot\n", 1))
+    build.compile_module(src, tmp_path / "app.mpy", "x64")
+    files["/app.mpy"] = (tmp_path / "app.mpy").read_bytes()
+    rel = release.make(files, run.scn.board, "x64", "1.0.1")
+    release.write(rel, release.default_path(rel))
+    run.collector.updates.offer(fleet.DEVICE_ID_BASE, "1.0.1")
+
+
+def test_week_with_power_cuts_outage_and_a_bad_update_loses_nothing(make_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("FIELDNODE_HOME", str(tmp_path / "home0"))  # where release files are written and served
     run = make_run(board="m5stack-core2", duration="7d", seed=3,
                    config={"policy": {"sample_s": 1800}},
                    environment={"preset": "core2_demo", "bearing_start": "5d"},
                    faults=[{"kind": "power_cuts", "count": 8},
                            {"kind": "outage", "from": "2d", "to": "3d"}])
-    s = run.run()
+    s = run.run(actions=[(3 * 86400 + 3600, lambda r: _offer_a_bad_update(r, tmp_path))])
     d = s["devices"][0]
+    statuses = [h["status"] for h in run.collector.updates.history(fleet.DEVICE_ID_BASE)]
+    assert statuses[:3] == ["offered", "switched", "rolled_back"], statuses
     assert d["ends"].get("powercut", 0) >= 6, d["ends"]  # cuts landed inside wake cycles
     assert not set(d["ends"]) & {"wdt", "hang", "crash", "exit"}, d["ends"]
     assert d["generated"] > 100

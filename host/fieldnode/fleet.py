@@ -213,7 +213,10 @@ class FleetRun:
                 return c.end  # the board stopped (safe mode, unprovisioned...): it stays as it is
         return None
 
-    def run(self, progress=None) -> dict:
+    def run(self, progress=None, actions=()) -> dict:
+        """Run the scenario to its end. ``actions``: [(seconds into the run, callable(run))], done between slices
+        of virtual time (an operator offering an update on day 3, say)."""
+        pending = sorted(actions, key=lambda a: a[0])
         if not self.devices:
             self.setup(progress)
         self.started = time.monotonic()
@@ -228,6 +231,8 @@ class FleetRun:
                     why = self._step(d, t)
                     if why:
                         stopped[d.device_id] = why
+            while pending and pending[0][0] * 1000 <= t - t0:
+                pending.pop(0)[1](self)
             if progress:
                 st = self.collector.status()["totals"]
                 progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
