@@ -333,9 +333,18 @@ def _bar(done, total, width=24) -> str:
     return "[" + "#" * n + "." * (width - n) + "]"
 
 
+def human_duration(seconds: float) -> str:
+    """7 days, 36 h, 90 min: the largest unit that keeps the number readable."""
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:g} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min"
+
+
 def format_summary(s: dict) -> str:
     """The summary as a person reads it."""
-    lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {s['duration_s'] / 86400:g} days simulated "
+    lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {human_duration(s['duration_s'])} simulated "
              f"in {s['wall_s']} s"]
     lines.append(f"{'device':>7} {'cycles':>6} {'gen':>5} {'deliv':>5} {'queued':>6} {'dup':>4} {'lost':>4} "
                  f"{'alarms':>6} {'first alarm':>19} {'bytes':>7} {'radio s':>8} {'avg uA':>8} {'mAh/day':>8} "

@@ -114,8 +114,8 @@ def write_html(path, summary: dict, reports: dict) -> None:
     """Write the report: ``summary`` from FleetRun.summary(), ``reports`` {device_id: [report dicts]}."""
     start = summary["start_ts"]
     body = [f"<h1>fieldnode: {html.escape(summary['scenario'])}</h1>",
-            f"<p>{len(summary['devices'])} x {html.escape(summary['board'])}, {summary['duration_s'] / 86400:g} days "
-            f"of virtual time simulated in {summary['wall_s']} s.</p>",
+            f"<p>{len(summary['devices'])} x {html.escape(summary['board'])}, "
+            f"{human_duration(summary['duration_s'])} of virtual time simulated in {summary['wall_s']} s.</p>",
             "<pre>" + html.escape(_summary_text(summary)) + "</pre>"]
     for dev in summary["devices"]:
         body.append(device_section(dev, reports.get(dev["device"], []), summary["faults"], start,
@@ -131,3 +131,9 @@ def _summary_text(summary):
     from .fleet import format_summary
 
     return format_summary(summary)
+
+
+def human_duration(seconds):
+    from .fleet import human_duration as h
+
+    return h(seconds)
