@@ -5,9 +5,8 @@ path, a heap the size of a board's), and plain tests import firmware modules und
 ``fieldnode.mpcompat.install()``.
 """
 
-import os
-import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
 from fieldnode import mpcompat  # noqa: E402
-from fieldnode.paths import FIRMWARE, micropython_cmd  # noqa: E402
+from fieldnode.paths import FIRMWARE  # noqa: E402
+from fieldnode.sim import runtime  # noqa: E402
 
 mpcompat.install()
 if str(FIRMWARE) not in sys.path:
@@ -41,17 +41,21 @@ class MpyResult:
 
 
 def run_mpy(code=None, *, file=None, heap=DEFAULT_HEAP, path=(), args=(), timeout=120, env=None, cwd=None):
-    """Run ``code`` (a string) or ``file`` under the MicroPython unix port; return rc, stdout, stderr."""
-    if (code is None) == (file is None):
-        raise ValueError("give code or file")
-    cmd = [micropython_cmd(), "-X", f"heapsize={heap}"]
-    cmd += ["-c", code] if code is not None else [str(file)]
-    cmd += list(args)
-    e = dict(os.environ)
-    e["MICROPYPATH"] = os.pathsep.join([str(p) for p in path] + [str(FIRMWARE), ".frozen"])
-    e.update(env or {})
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
-    return MpyResult(p.returncode, p.stdout, p.stderr)
+    """Run ``code`` (a string) or ``file`` under the MicroPython unix port, ``firmware/`` on its path and no ESP32
+    shims (the port's own modules); return rc, stdout, stderr."""
+    r = runtime.run(code, file=file, heap=heap, extra_path=path, args=args, timeout=timeout, env=env, cwd=cwd,
+                    shims=False)
+    return MpyResult(r.rc, r.out, r.err)
+
+
+def wait_for(pred, timeout=10.0):
+    """Poll ``pred`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture
@@ -65,3 +69,20 @@ def shared_data():
     if not SHARED_DATA.exists():
         pytest.skip(f"real recordings not present at {SHARED_DATA} (they live beside the project, not in it)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """``make_run(**scenario)``: a FleetRun (virtual boards against a collector) under its own home; closed after."""
+    from fieldnode import fleet, scenario
+
+    runs = []
+
+    def make(**scn):
+        run = fleet.FleetRun(scenario.load(scn), tmp_path / f"home{len(runs)}")
+        runs.append(run)
+        return run
+
+    yield make
+    for r in runs:
+        r.close()

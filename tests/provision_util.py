@@ -3,10 +3,9 @@ running the real firmware (deployed with fieldnode.deploy), whose SIM7080G route
 
 import subprocess
 import sys
-import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, wait_for  # noqa: F401  (re-exported to the provision tests)
 from fieldnode.collector import Collector, Servers
 from fieldnode.deploy import deploy
 from fieldnode.device import connect
@@ -14,15 +13,6 @@ from fieldnode.registry import Registry
 from fieldnode.sim.board import VirtualBoard
 
 FAST_NET = {"attach_ms": 300, "rtt_ms": 50}
-
-
-def wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -4,22 +4,7 @@ figures asserted here are deterministic results of the simulation, not wall-cloc
 
 import json
 
-import pytest
-from fieldnode import fleet, scenario
-
-
-@pytest.fixture
-def make_run(tmp_path):
-    runs = []
-
-    def make(**scn):
-        run = fleet.FleetRun(scenario.load(scn), tmp_path / f"home{len(runs)}")
-        runs.append(run)
-        return run
-
-    yield make
-    for r in runs:
-        r.close()
+from fieldnode import fleet
 
 
 def _offer_a_bad_update(run, tmp_path):

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from fieldnode.sim.board import VirtualBoard
 
 BIN = Path(sys.executable).parent
@@ -15,15 +16,6 @@ pytestmark = pytest.mark.xdist_group("board-clients")
 def tool(*args, timeout=60):
     r = subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout)
     return r
-
-
-def wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

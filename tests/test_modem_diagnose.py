@@ -172,8 +172,8 @@ def test_board_without_passthrough_says_deploy(device):
 
     orig = rt.env_for
 
-    def no_firmware(bus=None, extra_path=(), base=None):
-        e = orig(bus, extra_path, base)
+    def no_firmware(bus=None, extra_path=(), base=None, **kw):
+        e = orig(bus, extra_path, base, **kw)
         e["MICROPYPATH"] = e["MICROPYPATH"].replace(str(FIRMWARE), "/nonexistent")
         return e
 

@@ -3,7 +3,6 @@ answer AT+CCLK? / AT+QLTS as TS 27.007 and the manuals say, the drivers read it,
 delivers reports whose times at the collector are wall time, the unsynced ones marked."""
 
 import pytest
-from fieldnode import fleet, scenario
 from fieldnode.sim.board import DEEPSLEEP_RESET, PWRON_RESET, VirtualBoard
 from fieldnode.sim.clock import EPOCH_2026
 from net import link as L
@@ -101,20 +100,6 @@ def test_drivers_read_network_time(board, name):  # noqa: F811
     b = board(name, {"network": {"nitz": False}})
     got = b.run("timed_up(60000)\nout(t=link.time())")
     assert got[0]["up"] and got[1]["t"] is None
-
-
-@pytest.fixture
-def make_run(tmp_path):
-    runs = []
-
-    def make(**scn):
-        run = fleet.FleetRun(scenario.load(scn), tmp_path / f"home{len(runs)}")
-        runs.append(run)
-        return run
-
-    yield make
-    for r in runs:
-        r.close()
 
 
 def test_fleet_power_cut_reports_keep_wall_time(make_run):

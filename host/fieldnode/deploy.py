@@ -7,7 +7,6 @@ queue, state) are never in the bundle, so a deploy cannot overwrite them; ``--co
 where there is none, unless ``overwrite_config`` is asked for.
 """
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -54,11 +53,6 @@ class DeployResult:
                 f"{self.unchanged} unchanged, {len(self.removed)} stale removed, in {self.seconds:.1f} s{ota}")
 
 
-def _literal(text: str):
-    import ast
-
-    return ast.literal_eval(text.strip().splitlines()[-1])
-
 
 def device_arch(dev: Device, board_name: str) -> str:
     """The native architecture the board really runs (``sys.implementation._mpy``), checked against the board
@@ -66,7 +60,7 @@ def device_arch(dev: Device, board_name: str) -> str:
     from . import boards
     from .errors import DeviceError
 
-    mpy = _literal(dev.exec("import sys\nprint(repr(getattr(sys.implementation, '_mpy', 0)))"))
+    mpy = dev.value("import sys\nprint(repr(getattr(sys.implementation, '_mpy', 0)))")
     arch = build.ARCHS.get(mpy >> 10)
     want = boards.load(board_name).arch
     if arch is None or arch == want:
@@ -90,8 +84,8 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
     bundle = build.build(board_name, arch=device_arch(dev, board_name))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
-    want = {path: hashlib.sha256(p.read_bytes()).hexdigest() for path, p in local.items()}
-    have = _literal(dev.exec(_HASH_ON_DEVICE % (sorted(want),)))
+    want = {path.lstrip("/"): h for path, h in bundle.hashes().items()}
+    have = dev.value(_HASH_ON_DEVICE % (sorted(want),))
     changed = [p for p in sorted(want) if have.get(p) != want[p]]
     res.unchanged = len(want) - len(changed)
     _mkdirs(dev, changed)
@@ -104,7 +98,7 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
         if progress:
             progress(res.bytes_sent, total, path)
     if changed:
-        after = _literal(dev.exec(_HASH_ON_DEVICE % (changed,)))
+        after = dev.value(_HASH_ON_DEVICE % (changed,))
         bad = [p for p in changed if after.get(p) != want[p]]
         if bad:
             from .errors import DeviceError
@@ -112,20 +106,20 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
             raise DeviceError(f"verify failed for {', '.join(bad)}", "run deploy again; if it repeats, reflash")
     # A stale .py beside a deployed .mpy would shadow it (MicroPython tries .py first): remove those.
     twins = [p[:-4] + ".py" for p in want if p.endswith(".mpy")]
-    stale = _literal(dev.exec("import os\ndef _e(p):\n try:\n  os.stat(p)\n  return 1\n except OSError:\n"
-                              "  return 0\nprint(repr([p for p in %r if _e(p)]))" % (twins,)))
+    stale = dev.value("import os\ndef _e(p):\n try:\n  os.stat(p)\n  return 1\n except OSError:\n"
+                      "  return 0\nprint(repr([p for p in %r if _e(p)]))" % (twins,))
     if stale:
         dev.exec("import os\nfor p in %r:\n os.remove(p)" % (stale,))
         res.removed = stale
     # A device that took an update over the link runs /app_a or /app_b (firmware/loader.py); what deploy just wrote
     # is the app at the root, so the pointer goes: the next boot runs the deployed app. The update directories stay
     # (the loader ignores them without a pointer; the next update over the link reuses them).
-    ptr = _literal(dev.exec("import os\ntry:\n os.remove('app.ptr')\n print(True)\nexcept OSError:\n print(False)"))
+    ptr = dev.value("import os\ntry:\n os.remove('app.ptr')\n print(True)\nexcept OSError:\n print(False)")
     res.ota_pointer_removed = bool(ptr)
     if config is not None:
         if not isinstance(config, dict):
             raise ConfigError("config must be a JSON object")
-        exists = _literal(dev.exec("import os\nprint(repr('config.json' in os.listdir()))"))
+        exists = dev.value("import os\nprint(repr('config.json' in os.listdir()))")
         if not exists or overwrite_config:
             dev.write_file("config.json", json.dumps(config, sort_keys=True).encode())
             res.config_written = True

@@ -147,7 +147,20 @@ class _Mpy:
             self.p.wait(timeout=30)
 
 
-class DetectorRun:
+class _Run:
+    """A firmware component in its own MicroPython process (``self._mp``), closed with the object."""
+
+    def close(self):
+        self._mp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DetectorRun(_Run):
     """The firmware detector in a MicroPython process: ``feed(ints)`` -> [(flags, score_q8) or None per value].
 
     ``cfg``: a validated config dict (its host-only keys are dropped). None in ``ints`` is a missing reading.
@@ -163,17 +176,8 @@ class DetectorRun:
         reply = self._mp.ask(struct.pack(f"<I{len(ints)}i", len(ints), *ints), 2 * len(ints))
         return [None if reply[2 * i] == 255 else (reply[2 * i], reply[2 * i + 1]) for i in range(len(ints))]
 
-    def close(self):
-        self._mp.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class FeatureRun:
+class FeatureRun(_Run):
     """The firmware feature core in a MicroPython process: ``window(ints)`` -> list of ints (features, bands)."""
 
     def __init__(self, window, fs=0, bands=()):
@@ -195,14 +199,6 @@ class FeatureRun:
         reply = self._mp.ask(struct.pack(f"<{self.n}h", *ints), self._nout)
         return list(struct.unpack(f"<{self._nout // 4}i", reply))
 
-    def close(self):
-        self._mp.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _open_csv(path, column):

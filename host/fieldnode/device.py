@@ -56,6 +56,10 @@ class Device:
     def eval(self, expr: str):
         return ast.literal_eval(self.exec(f"print(repr({expr}))").strip())
 
+    def value(self, code: str):
+        """Run ``code`` and return the Python literal on the last line it printed (code that ends in a print)."""
+        return ast.literal_eval(self.exec(code).strip().splitlines()[-1])
+
     def write_file(self, path: str, data: bytes, chunk: int = 2048, progress=None) -> None:
         """Write ``path`` atomically: to ``path + '.tmp'``, then rename (a power cut leaves old or new, not half)."""
         tmp = path + ".tmp"

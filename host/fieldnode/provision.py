@@ -201,17 +201,12 @@ def _continue_counters(dev, opts, device_id, rep):
         return
     if not last:
         return
-    moved = _literal(dev.exec("from store.queue import Queue\nprint(repr(Queue('q', 32768).skip_to(%d)))" % last))
+    moved = dev.value("from store.queue import Queue\nprint(repr(Queue('q', 32768).skip_to(%d)))" % last)
     if moved:
         rep.step("counter", "ok", f"reports continue above counter {last}, the last the collector stored")
 
 
 # -- provisioning -----------------------------------------------------------------------------------------------
-def _literal(text: str):
-    import ast
-
-    return ast.literal_eval(text.strip().splitlines()[-1])
-
 
 def _identity(dev_state, opts, registry, board_name, who, rep):
     """(device id, key) for this board: reuse or allocate. Raises AlreadyProvisioned unless ``force``."""
@@ -265,7 +260,7 @@ def provision(dev_or_port, board: str | None, options: ProvisionOptions | None =
 
 
 def _provision(dev, board_name, opts, registry, say, rep, who, t0):
-    st = _literal(dev.exec(provision_device.DEVICE_STATE))
+    st = dev.value(provision_device.DEVICE_STATE)
     if not st["firmware"] or not st["board"]:
         raise DeviceError(f"{dev.port} has no fieldnode firmware",
                           f"deploy it first: fieldnode deploy --board {board_name or 'NAME'} --port {dev.port}")

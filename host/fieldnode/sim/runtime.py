@@ -19,9 +19,12 @@ class Result:
     err: str
 
 
-def env_for(bus=None, extra_path=(), base=None) -> dict:
+def env_for(bus=None, extra_path=(), base=None, shims=True) -> dict:
+    """The runtime's environment: ``extra_path``, the ESP32 shims (unless ``shims`` is False: the unix port's own
+    modules, for pure firmware logic), ``firmware/``; and the hardware bus when there is one."""
     e = dict(base if base is not None else os.environ)
-    e["MICROPYPATH"] = os.pathsep.join([str(p) for p in extra_path] + [str(SIM_MPY), str(FIRMWARE), ".frozen"])
+    path = [str(p) for p in extra_path] + ([str(SIM_MPY)] if shims else []) + [str(FIRMWARE), ".frozen"]
+    e["MICROPYPATH"] = os.pathsep.join(path)
     if bus is not None:
         e["FIELDNODE_HWBUS"] = bus.address
     else:
@@ -29,12 +32,14 @@ def env_for(bus=None, extra_path=(), base=None) -> dict:
     return e
 
 
-def run(code=None, *, file=None, bus=None, heap=113664, extra_path=(), timeout=120, cwd=None, env=None) -> Result:
+def run(code=None, *, file=None, bus=None, heap=113664, extra_path=(), timeout=120, cwd=None, env=None,
+        args=(), shims=True) -> Result:
     if (code is None) == (file is None):
         raise ValueError("give code or file")
     cmd = [micropython_cmd(), "-X", f"heapsize={heap}"]
     cmd += ["-c", code] if code is not None else [str(file)]
-    e = env_for(bus, extra_path)
+    cmd += list(args)
+    e = env_for(bus, extra_path, shims=shims)
     e.update(env or {})
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
     return Result(p.returncode, p.stdout, p.stderr)
