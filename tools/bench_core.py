@@ -45,6 +45,13 @@ for i in range(N):
     w[i] = (seed >> 8) %% 65536 - 32768
 o = array('i', bytearray(4 * 20))
 out = array('h', bytearray(2 * N))
+# magnitude: three different axes within +-16384 (an accelerometer's +-2 g at 8192 counts/g), roots in [0, 28378]:
+# the sum of squares never saturates, so every sample takes the square root
+mx = array('h', bytearray(2 * N)); my = array('h', bytearray(2 * N)); mz = array('h', bytearray(2 * N))
+for i in range(N):
+    mx[i] = w[i] >> 1
+    my[i] = w[(i * 7 + 1) %% N] >> 1
+    mz[i] = w[(i * 13 + 5) %% N] >> 1
 
 @micropython.viper
 def naive_v(a, n: int, o):
@@ -107,14 +114,14 @@ def call(name, impl):
     mod = {'viper': kern, 'bytecode': twin}.get(impl)
     f = getattr(mod, name) if mod else nat[name]
     if name == 'pass1':
-        return lambda: f(w, N, o)
+        return lambda: f(0, 0, 0, w, N, o)
     if name == 'pass2':
-        return lambda: f(w, N, -3, -3 * N, o)
+        return lambda: f(0, 0, 0, w, N, -3, -3 * N, o)
     if name == 'pass3':
-        return lambda: f(w, N, -3 * N, 0, 13, o)
+        return lambda: f(0, 0, 0, w, N, -3 * N, 0, 13, o)
     if name == 'goertzel':
-        return lambda: f(w, N, -3, 3, 520000000, o)
-    return lambda: f(w, w, w, out, N)
+        return lambda: f(0, 0, 0, w, N, -3, 3, 520000000, o)
+    return lambda: f(0, 0, 0, mx, my, mz, out, N)
 
 RUNS = %d
 res = {}
@@ -147,10 +154,11 @@ _C = r"""
 #include <stdio.h>
 #include <time.h>
 #define N 4096
-static int16_t w[N], out[N];
+static int16_t w[N], out[N], mx[N], my[N], mz[N];
 static uint16_t sq[256];  /* core.fixed.SQRT_SEED */
+static uint8_t ex[256];  /* core.fixed.SQRT_EXP */
 static volatile int32_t sink[20];
-typedef int32_t i32;
+typedef int32_t i32; typedef uint32_t u32;
 
 static void naive(const int16_t *a, int n) {
     i32 mn = 32767, mx = -32768; int64_t s = 0;
@@ -166,24 +174,25 @@ static void pass1(const int16_t *a, int n) {
     sink[0] = mn; sink[1] = mx; sink[2] = s; sink[3] = ds; sink[4] = dm;
 }
 static void pass2(const int16_t *a, int n, i32 m, i32 s) {
-    i32 zc = 0, last = 0, lo = 0, hi = 0, ca = 0, cb = 0, cc = 0;
+    i32 zc = 0, last = (a[0] * n - s) >> 31, ah = 0, sh = 0; u32 ad = 0, sq2 = 0;
     for (int i = 0; i < n; i++) {
-        i32 v = a[i], t = v * n - s;
-        if (t > 0) { if (last < 0) zc++; last = 1; } else if (t < 0) { if (last > 0) zc++; last = -1; t = -t; }
-        lo += t & 0xFFFF; hi += t >> 16;
-        i32 u = v - m; if (u < 0) u = -u;
-        i32 ua = u >> 8, ub = u & 0xFF; ca += ua * ua; cb += ua * ub; cc += ub * ub;
+        i32 t = a[i] * n - s, c = a[i] - m, g = t >> 31;
+        zc -= g ^ last; last = g; t = (t ^ g) - g;
+        ad += (u32)t; if (ad < (u32)t) ah++;
+        u32 cc = (u32)c * (u32)c; sq2 += cc; if (sq2 < cc) sh++;
     }
-    sink[5] = zc; sink[6] = lo; sink[7] = hi; sink[8] = ca; sink[9] = cb; sink[10] = cc;
+    sink[5] = zc; sink[6] = ad & 0xFFFF; sink[7] = (ah << 16) + (ad >> 16);
+    sink[8] = sq2 & 0xFFFF; sink[9] = (sh << 16) + (sq2 >> 16);
 }
 static void pass3(const int16_t *a, int n, i32 s, int left, int right) {
-    i32 ea = 0, eb = 0, ec = 0, fa = 0, fb = 0, fc = 0, u = s + (n << 15);
+    u32 e2 = 0, f4 = 0; i32 eh = 0, fh = 0, u = s + (n << 15);
     for (int i = 0; i < n; i++) {
-        i32 t = (a[i] + 32768) * n - u; if (t < 0) t = -t; t = (t << left) >> right;
-        i32 ta = t >> 8, tb = t & 0xFF; ea += ta * ta; eb += ta * tb; ec += tb * tb;
-        i32 x = (t * t + 0x4000) >> 15, xa = x >> 8, xb = x & 0xFF; fa += xa * xa; fb += xa * xb; fc += xb * xb;
+        i32 t = (((a[i] + 32768) * n - u) << left) >> right;
+        u32 q = (u32)(t * t); e2 += q; if (e2 < q) eh++;
+        u32 x = (q + 0x4000) >> 15; x *= x; f4 += x; if (f4 < x) fh++;
     }
-    sink[11] = ea; sink[12] = eb; sink[13] = ec; sink[14] = fa; sink[15] = fb; sink[16] = fc;
+    sink[11] = e2 & 0xFFFF; sink[12] = (eh << 16) + (e2 >> 16);
+    sink[13] = f4 & 0xFFFF; sink[14] = (fh << 16) + (f4 >> 16);
 }
 static void goertzel(const int16_t *a, int n, i32 m, int sh, i32 c) {
     i32 ch = c >> 14, cl = c & 0x3FFF, s1 = 0, s2 = 0;
@@ -195,18 +204,14 @@ static void goertzel(const int16_t *a, int n, i32 m, int sh, i32 c) {
 }
 static void magnitude(const int16_t *x, const int16_t *y, const int16_t *z, int16_t *o, int n) {
     for (int i = 0; i < n; i++) {
-        i32 ax = x[i], ay = y[i], az = z[i], h = 0;
-        if (ax < 0) ax = -ax; if (ay < 0) ay = -ay; if (az < 0) az = -az;
-        if ((ax | ay | az) >= 0x4000) { ax >>= 1; ay >>= 1; az >>= 1; h = 1; }
-        i32 v = ax * ax + ay * ay + az * az, t = v, k = 0;
-        if (t >= 0x1000000) { t >>= 16; k = 8; }
-        if (t >= 0x10000) { t >>= 8; k += 4; }
-        if (t >= 0x1000) { t >>= 4; k += 2; }
-        if (t >= 0x400) { t >>= 2; k += 1; }
-        if (t >= 0x100) { t >>= 2; k += 1; }
-        i32 g = (sq[t] << k) >> 8, r = (g + v / g) >> 1;
-        if (r * r > v) r -= 1;
-        r <<= h; if (r > 32767) r = 32767; o[i] = (int16_t)r;
+        i32 ax = x[i], ay = y[i], az = z[i], k;
+        u32 v = (u32)(ax * ax) + (u32)(ay * ay) + (u32)(az * az);
+        if (v >= 0x3FFF0001u) { o[i] = 32767; continue; }
+        if (v >= 0x400000u) k = ex[v >> 22] + 7; else if (v >= 0x4000u) k = ex[v >> 14] + 3;
+        else if (v >= 0x40u) k = ex[v >> 6] - 1; else k = 0;
+        i32 g = (sq[v >> (k + k)] << k) >> 8, r = (g + (i32)v / g) >> 1;
+        r += ((i32)v - r * r) >> 31;
+        o[i] = (int16_t)r;
     }
 }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -222,6 +227,10 @@ int main(void) {
     for (int i = 0; i < N; i++) {
         seed = (seed * 1103515245u + 12345u) & 0x7FFFFFFF; w[i] = (int16_t)((seed >> 8) % 65536 - 32768);
     }
+    for (int i = 0; i < N; i++) {
+        mx[i] = w[i] >> 1; my[i] = w[(i * 7 + 1) % N] >> 1; mz[i] = w[(i * 13 + 5) % N] >> 1;
+    }
+    for (int j = 1; j < 256; j++) { int b = 0, x = j; while (x) { x >>= 1; b++; } ex[j] = (b + 1) >> 1; }
     sq[0] = 256;
     for (int i = 1; i < 256; i++) { uint32_t r = 0; while ((r + 1) * (r + 1) <= 65536u * i + 32768u) r++; sq[i] = r; }
     printf("{");
@@ -230,7 +239,7 @@ int main(void) {
     BENCH("pass2", pass2(w, N, -3, -3 * N));
     BENCH("pass3", pass3(w, N, -3 * N, 0, 13));
     BENCH("goertzel", goertzel(w, N, -3, 3, 520000000));
-    BENCH("magnitude", magnitude(w, w, w, out, N));
+    BENCH("magnitude", magnitude(mx, my, mz, out, N));
     printf("}\n");
     return 0;
 }

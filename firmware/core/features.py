@@ -22,7 +22,7 @@ STD         standard deviation * 2**4 (Q4)          < 1 LSB while variance < 2**
 RMS         sqrt(mean(x**2)) * 2**4 (Q4)            <= 3 LSB + 2**-11 relative (hypot of STD and MEAN)
 MAD         mean |x - mean| * 2**4 (Q4)             exact floor
 CREST       max|x| / rms * 2**8 (Q8)                follows RMS (0 when RMS is 0)
-ZC          zero crossings about the exact mean     exact (a sample equal to the mean keeps the sign before it)
+ZC          zero crossings about the exact mean     exact (a sample equal to the mean counts as above it)
 KURT        kurtosis (not excess) * 2**8 (Q8)       <= 1 % + 2 LSB (0 for a constant window)
 DMEAN       mean |x[i] - x[i-1]| * 2**4 (Q4)        exact floor (0 when N is 1)
 DMAX        max |x[i] - x[i-1]|, counts             exact
@@ -33,8 +33,8 @@ m = floor(mean): the amplitude of a sinusoid at f_j (Goertzel, coefficient 2 cos
 shifted right by ``f.gshift[j]`` bits where needed to keep the recurrence inside 32 bits; the error is at most
 ``2**gshift * (2 + 8 / sin w)`` counts + 2**-10 relative + 1 LSB.
 
-The magnitude of a 3-axis sample, ``magnitude(x, y, z, out)``, fills an int16 window (saturating at 32767;
-exact floor while every |axis| < 2**14, else < 4 counts) that ``compute`` takes like any other.
+The magnitude of a 3-axis sample, ``magnitude(x, y, z, out)``, fills an int16 window (the exact floor of
+the root for every input, saturating at 32767) that ``compute`` takes like any other.
 
 Under MicroPython ``compute`` runs the viper kernels (``core/kern.py``); under CPython their twins
 (``core/twin.py``). Pass ``k=twin`` to run the twins under MicroPython (tests, benchmark).
@@ -137,7 +137,7 @@ def magnitude(x, y, z, out, k=_default):
     n = len(x)
     if len(y) != n or len(z) != n or len(out) < n:
         raise ValueError("magnitude: x, y, z must have one length and out at least that")
-    k.magnitude(x, y, z, out, n)
+    k.magnitude(0, 0, 0, x, y, z, out, n)
 
 
 def compute(window, out, k=_default):
@@ -147,7 +147,7 @@ def compute(window, out, k=_default):
         raise ValueError("window has %d samples; give 1 to 4096" % n)
     p = out.part
     v = out.v
-    k.pass1(window, n, p)
+    k.pass1(0, 0, 0, window, n, p)  # the first three arguments are the kernels' register scratch
     mn = p[0]
     mx = p[1]
     s = p[2]
@@ -165,10 +165,10 @@ def compute(window, out, k=_default):
         v[DMEAN] = 0
     v[DMAX] = p[4]
 
-    k.pass2(window, n, m, s, p)
+    k.pass2(0, 0, 0, window, n, m, s, p)
     v[ZC] = p[5]
     _mad(v, p[6], p[7], n)
-    _var_std(v, p[8], p[9], p[10], n, r)
+    _var_std(v, p[8], p[9], n, r)
     _rms_crest(v, mn, mx, s, n)
 
     v[KURT] = 0
@@ -180,9 +180,9 @@ def compute(window, out, k=_default):
         if emax > 0:
             b = fixed.bits(emax)
             if b > 15:
-                k.pass3(window, n, s, 0, b - 15, p)
+                k.pass3(0, 0, 0, window, n, s, 0, b - 15, p)
             else:
-                k.pass3(window, n, s, 15 - b, 0, p)
+                k.pass3(0, 0, 0, window, n, s, 15 - b, 0, p)
             _kurt(v, p, out._bf, n)
 
     d = mx - m
@@ -203,13 +203,11 @@ def _mad(v, lo, hi, n):
     v[MAD] = q3 * 16 + ((y - q3 * n) * 16 + (ry * 16) // n) // n
 
 
-def _var_std(v, ca, cb, cc, n, r):
-    # T = sum (x - m)**2 = ca * 2**16 + cb * 2**9 + cc, in 16-bit limbs L2:L1:L0, divided by n by long division.
-    t = cc + ((cb & 0x7F) << 9)
-    l0 = t & 0xFFFF
-    t = ca + (cb >> 7) + (t >> 16)
-    l1 = t & 0xFFFF
-    l2 = t >> 16  # < 2**13
+def _var_std(v, lo, hi, n, r):
+    # T = sum (x - m)**2 = hi * 2**16 + lo (hi < 2**28), in 16-bit limbs L2:L1:L0, divided by n by long division.
+    l0 = lo
+    l1 = hi & 0xFFFF
+    l2 = hi >> 16  # < 2**12
     q = l2 // n  # 0: T / n < 2**30
     t = ((l2 - q * n) << 16) + l1
     q1 = t // n
@@ -255,8 +253,8 @@ def _rms_crest(v, mn, mx, s, n):
 def _kurt(v, p, bf, n):
     # kurtosis = n * sum e**4 / (sum e**2)**2 with e' = e * 2**(left-right), w = e'**2 / 2**15:
     # = n * 2**30 * sum w**2 / (sum e'**2)**2 (the scale of e' cancels). Q8: 2**38 more.
-    fixed.limbs_bf(p[11], p[12], p[13], bf, 0)  # sum e'**2
-    fixed.limbs_bf(p[14], p[15], p[16], bf, 2)  # sum w**2
+    fixed.limbs_bf(p[12], p[11], bf, 0)  # sum e'**2
+    fixed.limbs_bf(p[14], p[13], bf, 2)  # sum w**2
     me = bf[0]
     ee = bf[1]
     j = fixed.bits(me) - 15
@@ -282,7 +280,7 @@ def _band(out, j, window, n, m, d, k):
     out.gshift[j] = sh
     c = out._coef[j]
     p = out.part
-    k.goertzel(window, n, m, sh, c, p)
+    k.goertzel(0, 0, 0, window, n, m, sh, c, p)
     s1 = p[17]
     s2 = p[18]
     # X = s1 - s2 * exp(-iw): re and im straight from the state (no s1**2 + s2**2 - c s1 s2 cancellation)

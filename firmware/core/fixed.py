@@ -3,8 +3,8 @@
 Everything here is plain Python on small integers: every intermediate stays below 2**30 in magnitude, which is
 the small-int range of MicroPython on a 32-bit port (``MICROPY_OBJ_REPR_A``: 31-bit signed small ints), so nothing
 here allocates on an ESP32. Wider quantities (sums of squares over 4096 samples reach 2**44) are carried as
-*limb sums* ``A * 2**16 + B * 2**9 + C`` with each of A, B, C < 2**30, or as a block float ``(mantissa, exponent)``
-written into a caller's ``array('i')`` (returning a tuple would allocate).
+*limbs* ``hi * 2**16 + lo`` with hi < 2**30 and lo < 2**16, as the kernels write them, or as a block float
+``(mantissa, exponent)`` written into a caller's ``array('i')`` (returning a tuple would allocate).
 
 The same functions run under CPython (``fieldnode.mpcompat.install()``), where the twins use them too.
 """
@@ -63,6 +63,19 @@ def _seed_table():
 SQRT_SEED = _seed_table()  # 512 bytes, once at import
 
 
+def _exp_table():
+    # SQRT_EXP[j] = ceil(bit_length(j) / 2): the kernels' square root takes the exponent k (t = v >> 2k in [64, 256))
+    # from the top byte of v with one load instead of a five-step search: k = SQRT_EXP[v >> 22] + 7 for v >= 2**22,
+    # SQRT_EXP[v >> 14] + 3 for v >= 2**14, SQRT_EXP[v >> 6] - 1 for v >= 2**6, else 0.
+    t = array("B", bytearray(256))
+    for j in range(1, 256):
+        t[j] = (bits(j) + 1) >> 1
+    return t
+
+
+SQRT_EXP = _exp_table()  # 256 bytes, once at import
+
+
 def shift(x, e):
     """x * 2**e for x >= 0, rounding toward zero when e < 0, saturating at SMALL_MAX when e > 0."""
     if e >= 0:
@@ -74,26 +87,22 @@ def shift(x, e):
     return x >> -e
 
 
-def limbs_bf(a, b, c, o, j):
-    """Block float of the limb sum ``a * 2**16 + b * 2**9 + c`` (each 0 <= limb < 2**30).
+def limbs_bf(hi, lo, o, j):
+    """Block float of ``hi * 2**16 + lo`` (0 <= hi < 2**30, 0 <= lo < 2**16).
 
-    Writes mantissa ``o[j]`` (< 2**30) and exponent ``o[j + 1]`` (>= 0) with mantissa * 2**exponent <= value
-    < (mantissa + 3) * 2**exponent; exact (exponent 0) while the value fits in 2**28 per term.
+    Writes mantissa ``o[j]`` (< 2**28) and exponent ``o[j + 1]`` (>= 0) with mantissa * 2**exponent <= value
+    < (mantissa + 1) * 2**exponent; exact (exponent 0) while the value is below 2**28.
     """
-    e = bits(a) + 16 - 28
-    t = bits(b) + 9 - 28
-    if t > e:
-        e = t
-    t = bits(c) - 28
-    if t > e:
-        e = t
-    if e < 0:
-        e = 0
-    m = (a << (16 - e)) if e <= 16 else (a >> (e - 16))
-    m += (b << (9 - e)) if e <= 9 else (b >> (e - 9))
-    m += c >> e
-    o[j] = m
-    o[j + 1] = e
+    e = bits(hi) + 16 - 28
+    if e <= 0:
+        o[j] = (hi << 16) + lo
+        o[j + 1] = 0
+    elif e < 16:
+        o[j] = (hi << (16 - e)) + (lo >> e)
+        o[j + 1] = e
+    else:
+        o[j] = hi >> (e - 16)
+        o[j + 1] = e
 
 
 def ratio(nm, ne, dm, de, q):

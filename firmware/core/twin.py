@@ -2,33 +2,42 @@
 
 They run under CPython (the host's replay and tests, after ``fieldnode.mpcompat.install()``) and under
 MicroPython as bytecode (the benchmark's baseline). Python ints never wrap, so the twins also check the kernels'
-claim that nothing leaves the signed 32-bit range: tests run them on extreme windows with a tracer that bounds
-every local.
+claim that nothing leaves the 32-bit range: tests run them on extreme windows with a tracer that bounds every
+local (signed 32-bit, and 0 <= x < 2**32 for the ``uint`` accumulators, which the twins wrap at 2**32 with
+``& 0xFFFFFFFF`` as a 32-bit port does). The first three arguments are the kernels' register scratch: unused.
 """
 
-from core.fixed import SQRT_SEED
+from core.fixed import SQRT_EXP, SQRT_SEED
+
+U32 = 0xFFFFFFFF
 
 
-def pass1(a, n: int, o):
-    """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4].
-
-    Works on b = x + 2**15 = (raw u16) ^ 0x8000 (no sign extension; the bias comes off at the end), two samples
-    per iteration (half the loop overhead; two ptr16 loads beat one ptr32 load split in halves on x86-64, and
-    need no alignment: array('h') data on the ESP32 need not be 4-byte aligned), then at most one more.
-    """
-    v = a[0] + 0x8000
-    mn = v
-    mx = v
-    s = v  # sum of b <= 4096 * 65535 < 2**28
+def pass1(v, x, d, a, n: int, o):
+    """min, max, sum, sum |x[i] - x[i-1]|, max |x[i] - x[i-1]| -> o[0..4] (see core/kern.py)."""
+    x = a[0] + 0x8000
+    mn = x
+    mx = x
+    s = x  # sum of b <= 4096 * 65535 < 2**28
     ds = 0  # <= 4095 * 65535 < 2**28
     dm = 0
-    prev = v
     i = 1
     e = n - 1
     while i < e:
         v = a[i] + 0x8000
+        d = v - x  # x: the previous sample
         x = a[i + 1] + 0x8000
         i += 2
+        if d < 0:
+            d = 0 - d
+        ds += d
+        if d > dm:
+            dm = d
+        d = x - v
+        if d < 0:
+            d = 0 - d
+        ds += d
+        if d > dm:
+            dm = d
         if v < mn:
             mn = v
         if v > mx:
@@ -38,18 +47,6 @@ def pass1(a, n: int, o):
         if x > mx:
             mx = x
         s += v + x
-        d = v - prev
-        if d < 0:
-            d = 0 - d
-        f = x - v
-        if f < 0:
-            f = 0 - f
-        ds += d + f
-        if d > dm:
-            dm = d
-        if f > dm:
-            dm = f
-        prev = x
     if i < n:  # the last sample when n is even
         v = a[i] + 0x8000
         if v < mn:
@@ -57,7 +54,7 @@ def pass1(a, n: int, o):
         if v > mx:
             mx = v
         s += v
-        d = v - prev
+        d = v - x
         if d < 0:
             d = 0 - d
         ds += d
@@ -70,194 +67,108 @@ def pass1(a, n: int, o):
     o[4] = dm
 
 
-def pass2(a, n: int, m: int, s: int, o):
-    """Zero crossings about the exact mean, sum |x*n - S| as (lo, hi), sum (x - m)**2 as limbs -> o[5..10].
-
-    m is floor(S / n), s is S. The sign of x - mean is the sign of x*n - S (|x*n - S| < 2**28), exact.
-    On b = x + 2**15 (no sign extension): x*n - S = b*n - U with U = S + n*2**15, x - m = b - (m + 2**15).
-    Two samples per iteration; their |x*n - S| are added (< 2**29) before the 16-bit split, so lo and hi are
-    not the per-sample split but hi * 2**16 + lo is the same sum.
-    """
-    u = s + (n << 15)  # |U| <= 2**28 (sum of b)
+def pass2(t, g, c, a, n: int, m: int, s: int, o):
+    """Zero crossings, sum |x*n - S| and sum (x - m)**2 as (lo, hi) -> o[5..9] (see core/kern.py)."""
+    u = s + (n << 15)  # 0 <= U < 2**28 (sum of b)
     mb = m + 0x8000
+    last = ((a[0] + 0x8000) * n - u) >> 31
     zc = 0
-    last = 0
-    lo = 0  # sum of low 16 bits of pair sums: < 2048 * 2**16 = 2**27
-    hi = 0  # sum of pair sums >> 16: < 2048 * 2**13 = 2**24
-    ca = 0  # sum h*h, h = |x - m| >> 8 <= 255: < 2**28
-    cb = 0  # sum h*c, c = |x - m| & 255: < 2**28
-    cc = 0  # sum c*c: < 2**28
-    i = 0
-    e = n - 1
-    while i <= e:
-        b = a[i] + 0x8000
-        t = b * n - u  # |t| < 2**28
-        if t > 0:
-            if last < 0:
-                zc += 1
-            last = 1
-        elif t < 0:
-            if last > 0:
-                zc += 1
-            last = -1
-            t = 0 - t
-        c = b - mb
-        if c < 0:
-            c = 0 - c  # <= 65535
-        h = c >> 8
-        c &= 0xFF
-        ca += h * h
-        cb += h * c
-        cc += c * c
-        if i < e:  # the pair's second sample (not taken only for the last sample of an odd n)
-            b = a[i + 1] + 0x8000
-            c = b * n - u
-            if c > 0:
-                if last < 0:
-                    zc += 1
-                last = 1
-            elif c < 0:
-                if last > 0:
-                    zc += 1
-                last = -1
-                c = 0 - c
-            t += c  # < 2**29
-            c = b - mb
-            if c < 0:
-                c = 0 - c
-            h = c >> 8
-            c &= 0xFF
-            ca += h * h
-            cb += h * c
-            cc += c * c
-        i += 2
-        lo += t & 0xFFFF
-        hi += t >> 16
-    o[5] = zc
-    o[6] = lo
-    o[7] = hi
-    o[8] = ca
-    o[9] = cb
-    o[10] = cc
-
-
-def pass3(a, n: int, s: int, left: int, right: int, o):
-    """Second and fourth moments about the exact mean for kurtosis, as limbs -> o[11..16].
-
-    e = |x*n - S| scaled to e' = (e << left) >> right < 2**15 (the caller picks the shifts from the largest e),
-    w = round(e'**2 / 2**15) < 2**15; limbs of sum e'**2 and of sum w**2.
-    """
-    # s becomes U = sum of (x + 2**15): x*n - S = (x + 2**15)*n - U, 0 <= U < 2**28. Reusing the argument (3 % faster
-    # on x86-64): the native emitter keeps only the first few locals, arguments first, in registers.
-    s += n << 15
-    ea = 0  # e' >> 8 < 2**7: sum of squares < 2**26
-    eb = 0  # < 2**27
-    ec = 0  # < 2**28
-    fa = 0
-    fb = 0
-    fc = 0
-    # A while loop with few locals (h, l serve both limb splits) runs about 20 % faster than for/range here.
+    ad = 0
+    ah = 0
+    sq = 0
+    sh = 0
     i = 0
     while i < n:
-        t = (a[i] + 0x8000) * n - s  # x + 2**15 < 2**16: the product < 2**28
+        c = a[i] + 0x8000
         i += 1
-        if t < 0:
-            t = 0 - t
-        t = (t << left) >> right
-        h = t >> 8
-        l = t & 0xFF
-        ea += h * h
-        eb += h * l
-        ec += l * l
-        t = (t * t + 0x4000) >> 15  # t*t < 2**30; w = round(e'**2 / 2**15)
-        h = t >> 8
-        l = t & 0xFF
-        fa += h * h
-        fb += h * l
-        fc += l * l
-    o[11] = ea
-    o[12] = eb
-    o[13] = ec
-    o[14] = fa
-    o[15] = fb
-    o[16] = fc
+        t = c * n - u  # |t| < 2**28
+        c -= mb  # |x - m| <= 65535
+        g = t >> 31
+        zc -= g ^ last
+        last = g
+        t = (t ^ g) - g  # |t|
+        ad = (ad + t) & U32
+        if ad < t:
+            ah += 1
+        c = (c * c) & U32  # <= 65535**2 < 2**32 (the kernel's uint)
+        sq = (sq + c) & U32
+        if sq < c:
+            sh += 1
+    o[5] = zc
+    o[6] = ad & 0xFFFF
+    o[7] = (ah << 16) + (ad >> 16)
+    o[8] = sq & 0xFFFF
+    o[9] = (sh << 16) + (sq >> 16)
 
 
-def goertzel(a, n: int, m: int, sh: int, c: int, o):
-    """Goertzel recurrence on (x - m) >> sh with coefficient c = 2*cos(w) in Q2.28 -> o[17] = s[n-1], o[18] = s[n-2].
+def pass3(t, q, w, a, n: int, s: int, left: int, right: int, o):
+    """Second and fourth moments about the exact mean as (lo, hi) -> o[11..14] (see core/kern.py)."""
+    s += n << 15  # U = sum of (x + 2**15): x*n - S = (x + 2**15)*n - U, 0 <= U < 2**28
+    e2 = 0
+    f4 = 0
+    eh = 0
+    fh = 0
+    i = 0
+    while i < n:
+        t = (((a[i] + 0x8000) * n - s) << left) >> right  # (x + 2**15) * n < 2**28
+        i += 1
+        q = t * t  # <= 2**30
+        e2 = (e2 + q) & U32
+        if e2 < q:
+            eh += 1
+        w = (q + 0x4000) >> 15
+        w *= w  # <= 2**30
+        f4 = (f4 + w) & U32
+        if f4 < w:
+            fh += 1
+    o[11] = e2 & 0xFFFF
+    o[12] = (eh << 16) + (e2 >> 16)
+    o[13] = f4 & 0xFFFF
+    o[14] = (fh << 16) + (f4 >> 16)
 
-    The caller picks sh so that |s| < 2**27; the product c*s is split in 14-bit halves so that every partial
-    product stays below 2**30: c*s >> 28 ~ ch*sh + (ch*sl + cl*sh) >> 14 (error in [0, 2)).
-    """
-    p = a
-    q = o
+
+def goertzel(s1, s2, x, a, n: int, m: int, sh: int, c: int, o):
+    """Goertzel recurrence on (x - m) >> sh -> o[17] = s[n-1], o[18] = s[n-2] (see core/kern.py)."""
     ch = c >> 14  # |ch| <= 2**15
     cl = c & 0x3FFF
     s1 = 0
     s2 = 0
-    for i in range(n):
-        x = (p[i] - m) >> sh
-        hh = s1 >> 14  # |hh| < 2**13
-        hl = s1 & 0x3FFF
-        s0 = x + ch * hh + ((ch * hl + cl * hh) >> 14) - s2
+    i = 0
+    while i < n:
+        x = (a[i] - m) >> sh
+        i += 1
+        x += ch * (s1 >> 14) + ((ch * (s1 & 0x3FFF) + cl * (s1 >> 14)) >> 14) - s2  # |s1 >> 14| < 2**13
         s2 = s1
-        s1 = s0
-    q[17] = s1
-    q[18] = s2
+        s1 = x
+    o[17] = s1
+    o[18] = s2
 
 
-def magnitude(x, y, z, out, n: int):
-    """out[i] = floor(sqrt(x[i]**2 + y[i]**2 + z[i]**2)), saturated to 32767 (int16 in, int16 out).
-
-    While every |component| < 2**14 the sum of squares is < 3 * 2**28 and the root is exact; above that the
-    components are halved first (root error < 4 counts).
-    """
-    px = x
-    py = y
-    pz = z
-    po = out
+def magnitude(v, r, k, x, y, z, out, n: int):
+    """out[i] = floor(sqrt(x[i]**2 + y[i]**2 + z[i]**2)), saturated to 32767 (see core/kern.py)."""
     sq = SQRT_SEED
-    for i in range(n):
-        ax = px[i]
-        ay = py[i]
-        az = pz[i]
-        if ax < 0:
-            ax = 0 - ax
-        if ay < 0:
-            ay = 0 - ay
-        if az < 0:
-            az = 0 - az
-        h = 0
-        if (ax | ay | az) >= 0x4000:
-            ax >>= 1
-            ay >>= 1
-            az >>= 1
-            h = 1
-        v = ax * ax + ay * ay + az * az  # < 3 * 2**28
-        # floor(sqrt(v)): t = v >> 2k in [64, 256) (v itself when v < 256), seed g = sqrt(t + 1/2) * 2**k from a
-        # table (rel. error < 2**-8), one Newton step (never below floor(sqrt v), at most 1 above), one correction.
-        t = v
-        k = 0
-        if t >= 0x1000000:
-            t >>= 16
-            k = 8
-        if t >= 0x10000:
-            t >>= 8
-            k += 4
-        if t >= 0x1000:
-            t >>= 4
-            k += 2
-        if t >= 0x400:
-            t >>= 2
-            k += 1
-        if t >= 0x100:
-            t >>= 2
-            k += 1
-        g = (sq[t] << k) >> 8  # 1 <= g < 2**15
-        r = (g + v // g) >> 1
-        if r * r > v:  # r <= 28378: r * r < 2**30
-            r -= 1
-        r <<= h
-        if r > 32767:
-            r = 32767
-        po[i] = r
+    ex = SQRT_EXP
+    i = 0
+    while i < n:
+        r = x[i]
+        v = r * r
+        r = y[i]
+        v += r * r
+        r = z[i]
+        v += r * r  # <= 3 * 2**30 < 2**32 (the kernel's uint)
+        if v >= 0x3FFF0001:  # 32767**2 + 1
+            out[i] = 32767
+        else:
+            if v >= 0x400000:
+                k = ex[v >> 22] + 7
+            elif v >= 0x4000:
+                k = ex[v >> 14] + 3
+            elif v >= 0x40:
+                k = ex[v >> 6] - 1
+            else:
+                k = 0
+            r = (sq[v >> (k + k)] << k) >> 8  # 1 <= g < 2**15
+            r = (r + v // r) >> 1
+            r += (v - r * r) >> 31  # -1 when r*r > v; r <= 32768: r*r <= 2**30
+            out[i] = r
+        i += 1

@@ -26,9 +26,8 @@ def reference(window, fs=0, bands=()) -> dict:
     var = float((d * d).mean())
     rms = math.sqrt(float((xf * xf).mean()))
     e = x * n - s  # sign of x - mean, exactly
-    sg = np.sign(e)
-    sg = sg[sg != 0]
-    zc = int(np.count_nonzero(sg[1:] != sg[:-1])) if len(sg) > 1 else 0
+    below = e < 0  # a sample equal to the mean counts as above it
+    zc = int(np.count_nonzero(below[1:] != below[:-1]))
     m2 = float((d ** 2).mean())
     kurt = float((d ** 4).mean()) / (m2 * m2) if m2 > 0 else 0.0
     dx = np.abs(np.diff(x))
