@@ -15,8 +15,9 @@ compares ``uint`` unsigned); on x86-64 the accumulator holds the whole sum and n
 ``^ 0x8000``, no sign extension per sample) and remove the bias once; goertzel and magnitude sign-extend with
 ``(x ^ 0x8000) - 0x8000``. Partials are written to an ``array('i')``; no kernel allocates.
 
-Registers: the viper emitter keeps only the first three locals of a function in CPU registers (x86-64: rbx,
-r12, r13; Xtensa: a12 to a14), arguments first, and every other local in the stack frame. So each kernel's first
+Registers: the viper emitter keeps only the first three locals of a function in CPU registers (REG_LOCAL_NUM is
+3 in MicroPython's x64 and Xtensa back ends: rbx, r12, r13 on x86-64), arguments first, and every other local in
+the stack frame. So each kernel's first
 three arguments are its hottest scratch variables: callers pass 0 for them, and the kernel overwrites them.
 On x86-64 that alone made pass3 21 % faster; with the uint sums instead of 8-bit limb products (three multiplies
 per sum of squares become one) pass3 doubled (tools/bench_core.py).
