@@ -193,7 +193,10 @@ class VirtualBoard:
 
     def _modem_power(self, state: str):
         now = self.clock.now_ms()
-        self.energy.record(now, "modem", state)
+        # idle with DRX/eDRX and the TAU burst: the module's figures for what the network granted; else the board's
+        figure = getattr(getattr(self, "modem", None), "power_figure", None)
+        ma, source = figure(state) if figure else (None, None)
+        self.energy.record(now, "modem", state, ma=ma, source=source)
         self.log("modem", state=state)
         if state == "tx" and self.scenario.get("brownout_on_tx"):
             self.request_end("brownout", answer=False)

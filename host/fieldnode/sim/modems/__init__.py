@@ -2,9 +2,11 @@
 
 ``MODEMS[name](clock, scenario)`` builds one; ``name`` is a board file's ``modem.type``. Each model is a
 ``fieldnode.sim.devices.UARTDevice``: plug it into ``HwBus(uart={id: model})``. It reports its power state to
-``model.on_power(state)`` ("off", "idle", "connected", "tx", "psm") on every change; the board routes the PWRKEY
-GPIO to ``model.pwrkey(level, now_ms)`` (level 1 = key pressed). ``model.next_change_ms()`` says when it will
-change by itself (a board that skips virtual time should ``poll()`` it then).
+``model.on_power(state)`` ("off", "idle", "idle_drx", "idle_edrx", "connected", "tx", "tau", "psm") on every
+change, and ``model.power_figure(state)`` gives (mA, source) for the states whose current depends on the network
+(DRX/eDRX cycle, TAU; ``modems/power.py``). The board routes the PWRKEY GPIO to ``model.pwrkey(level, now_ms)``
+(level 1 = key pressed). ``model.next_change_ms()`` says when it will change by itself (a board that skips virtual
+time should ``poll()`` it then): replies, PSM entry, the periodic TAU when the granted T3412 runs out.
 
 Data goes over real sockets to this host: the scenario's ``dns`` maps the names the firmware uses to local
 addresses, so ``uni.soracom.io:23080`` reaches a collector on 127.0.0.1.
@@ -24,7 +26,9 @@ Scenario keys (all optional; the defaults are a roaming SORACOM-like SIM in good
         "rtt_ms": 400,                   # radio round trip added to replies on the virtual clock
         "apn": "soracom.io",             # null: any APN works; otherwise another APN is refused
         "outages": [[60000, 3600000]],   # no coverage in these windows, ms after the model was created
-        "psm": {"grant": true, "t3412": null, "t3324": null}   # null: grant what was requested
+        "psm": {"grant": true, "t3412": null, "t3324": null},  # null: grant what was requested
+        "drx_ms": 1280,                  # the cell's paging cycle: 320 | 640 | 1280 | 2560
+        "edrx": {"grant": true, "cycle": null, "ptw": "0001"}  # cycle null: as requested; ptw 4 bits, 2.56 s
       },
       "dns": {"uni.soracom.io": "127.0.0.1:23080"},
       "faults": [

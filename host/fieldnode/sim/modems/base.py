@@ -1,20 +1,53 @@
 """What every simulated 3GPP modem shares: the V.250 command line, power and PWRKEY, the SIM, registration over
-virtual time, PSM, the 3GPP TS 27.007 commands, scheduled replies and injected faults.
+virtual time, PSM with its periodic TAU, idle with DRX or eDRX, the 3GPP TS 27.007 commands, scheduled replies
+and injected faults.
 
 A family model (``sim7080g.py``, ``bg9x.py``) adds its own commands to ``self.commands`` and its sockets.
 Bytes the MCU writes arrive in ``write()``; replies are queued with a due time on the virtual clock and
 released by ``poll(now_ms)``, which the hardware bus calls before every read and after every sleep.
+
+Power states (``power_state``, told to ``on_power``): "off"; "psm"; "tau" (the periodic tracking-area update
+burst); "tx"; "connected" (RRC connected, no data); "idle" (registered or not, the module awake: its UART sleep
+is off, or the UART was used just now); "idle_drx" / "idle_edrx" (registered, RRC idle, the module asleep between
+paging occasions of the DRX cycle / of the granted eDRX cycle's paging time window). ``power_figure(state)`` gives
+the current of the states whose figure depends on the network (``modems/power.py``); the board file gives the rest.
 """
 
 import re
+import sys
 import time
 
 from ..devices import UARTDevice
+from . import power
 from .network import REGISTRATIONS, HostSocket, Scenario
 
 RRC_INACTIVITY_MS = 10_000  # connected -> idle after this long without traffic (network setting; rough)
 TX_MS = 80  # airtime of one small datagram on LTE-M, rough
 CMD_MS = 20  # a simple command's turnaround
+# With its UART sleep enabled (SIM7080G AT+CSCLK=1, Quectel AT+QSCLK=1) a module sleeps once the host leaves the
+# UART alone. The manuals give no delay; the model takes 1 s after the last byte from the host (an assumption).
+UART_QUIET_MS = 1000
+
+_link = None
+
+
+def codings():
+    """firmware/net/link.py: the TS 24.008 timer codings (T3412, T3324) and eDRX cycle table the firmware sends
+    with AT+CPSMS / AT+CEDRXS, imported once so that the model decodes with the very code that encoded."""
+    global _link
+    if _link is None:
+        from ... import mpcompat
+        from ...paths import FIRMWARE
+
+        mpcompat.install()
+        if str(FIRMWARE) not in sys.path:
+            sys.path.append(str(FIRMWARE))
+        from net import link
+
+        if not str(getattr(link, "__file__", "")).startswith(str(FIRMWARE)):
+            raise ImportError(f"net.link came from {link.__file__}, not from {FIRMWARE}: another package shadows it")
+        _link = link
+    return _link
 
 # +CME ERROR codes (3GPP TS 27.007 section 9.2.1) and their verbose text (AT+CMEE=2)
 CME_TEXT = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted", 11: "SIM PIN required",
@@ -48,6 +81,7 @@ class ATModem(UARTDevice):
     PWRKEY_OFF_MS = 1200  # shortest press that powers off
     BOOT_URCS = (b"RDY",)
     POWER_DOWN_URC = b"NORMAL POWER DOWN"
+    PROFILE = None  # modems/power.py: what the module draws in idle and for a TAU (None: no such figures)
 
     def __init__(self, clock, scenario: dict | None = None):
         super().__init__(clock)
@@ -93,7 +127,10 @@ class ATModem(UARTDevice):
         self.ctzu = 0  # TS 27.007 8.40 +CTZU: automatic time zone update from NITZ, off until asked for
         self.apn = None
         self.psm_req = None  # (t3412, t3324) as requested with AT+CPSMS
-        self.edrx_req = None
+        self.edrx_req = None  # (AcT-type, eDRX value) as requested with AT+CEDRXS
+        self.sclk = 0  # UART sleep (family command); 0 after every start, as on the modules
+        self.tau_until = 0  # virtual ms when the current periodic TAU burst ends
+        self.taus = []  # virtual ms of each periodic TAU, for tests and diagnostics
         self.reg_at = None  # virtual ms when the attach completes
         self.registered_once = False
         self.ctx_active = False
@@ -142,6 +179,30 @@ class ATModem(UARTDevice):
         if self.psm_req is None or not self.sc.psm_grant:
             return None
         return (self.sc.psm_t3412 or self.psm_req[0], self.sc.psm_t3324 or self.psm_req[1])
+
+    def psm_timers_s(self):
+        """(T3412, T3324) granted, in seconds (None: deactivated), decoded as the firmware encodes them; or None
+        when PSM is not granted."""
+        g = self.psm_granted()
+        if g is None:
+            return None
+        link = codings()
+        return link.t3412_s(g[0]), link.t3324_s(g[1])
+
+    def edrx_granted(self):
+        """(cycle_ms, ptw_ms) of the eDRX the network grants, or None. The network answers the value the UE asked
+        for with AT+CEDRXS (TS 27.007 7.40), or its own, and always sets the paging time window itself (TS 24.008
+        10.5.5.32; TS 23.682 4.5.13.1). The request is taken as sent with the attach or the next TAU."""
+        if not self.edrx_req or not self.sc.edrx_grant:
+            return None
+        nb = self.act() == 9
+        if self.edrx_req[0] != ("5" if nb else "4"):
+            return None  # asked for the other radio access technology (AcT-type 4 WB-S1, 5 NB-S1)
+        cycle = codings().edrx_ms(self.sc.edrx_cycle or self.edrx_req[1])
+        ptw = power.ptw_ms(self.sc.edrx_ptw, nb)
+        if cycle is None or ptw is None:
+            return None
+        return cycle, ptw
 
     # -- power ----------------------------------------------------------------------------------------------
     def _boot(self, now_ms: int, delay=None):
@@ -207,9 +268,48 @@ class ATModem(UARTDevice):
             return "psm"
         if now_ms < self.tx_until:
             return "tx"
+        if now_ms < self.tau_until:
+            return "tau"
         if self.ctx_active and now_ms - self.last_traffic < RRC_INACTIVITY_MS:
             return "connected"
+        if self._asleep(now_ms):
+            return "idle_edrx" if self.edrx_granted() else "idle_drx"
         return "idle"
+
+    def _asleep(self, now_ms: int) -> bool:
+        """Idle and asleep between paging occasions: registered, RRC idle, UART sleep enabled and the host quiet.
+        Without UART sleep the module stays awake whatever the DRX cycle (SIM7000 Series Hardware Design V1.09
+        5.3.2: with AT+CSCLK=0 the module never enters sleep mode; eDRX alone leaves it at its idle current,
+        botletics/SIM7000-LTE-Shield#253)."""
+        if self.PROFILE is None or not self.sclk or self.state != "on":
+            return False
+        return now_ms - self.last_activity >= UART_QUIET_MS and self.registered(now_ms)
+
+    def power_figure(self, state: str):
+        """(mA, source) of a state whose current depends on the network (the DRX cycle, the granted eDRX, the
+        radio access technology), from the module's figures (modems/power.py); (None, None) for the states the
+        board file gives."""
+        prof = self.PROFILE
+        if prof is None:
+            return None, None
+        nb = self.act() == 9
+        drx = self.sc.drx_ms
+        if state == "idle_drx":
+            return prof.drx_ma(drx), prof.idle_source(f"DRX {drx} ms")
+        if state == "idle_edrx":
+            g = self.edrx_granted()
+            if g is None:
+                return prof.drx_ma(drx), prof.idle_source(f"DRX {drx} ms")
+            return (prof.edrx_ma(g[0], g[1], drx),
+                    prof.idle_source(f"eDRX {g[0]} ms, PTW {g[1]} ms, DRX {drx} ms"))
+        if state == "tau":
+            ms, mc = prof.tau(nb)
+            return mc / (ms / 1000.0), prof.tau_source(nb)
+        return None, None
+
+    def tau_burst(self):
+        """(ms, mC) of one periodic TAU of this module on its current radio access technology."""
+        return self.PROFILE.tau(self.act() == 9) if self.PROFILE else (0, 0.0)
 
     def _update_power(self, now_ms: int):
         s = self._power_now(now_ms)
@@ -218,22 +318,51 @@ class ATModem(UARTDevice):
             if self._on_power:
                 self._on_power(s)
 
+    def nas_idle_since(self):
+        """Virtual ms since when the modem is in EMM-IDLE: the end of its last connection (the attach, data
+        traffic, a TAU). T3412 and T3324 start there (TS 24.301 5.3.5 and 5.3.11)."""
+        return max(self.reg_at, self.last_traffic + RRC_INACTIVITY_MS, self.tau_until)
+
+    def tau_due_ms(self):
+        """Virtual ms of the next periodic TAU (T3412 granted with PSM runs out), or None."""
+        if self.state not in ("on", "psm") or self.reg_at is None or self.sc.registration not in ("home", "roaming"):
+            return None
+        t = self.psm_timers_s()
+        if t is None or not t[0]:
+            return None  # no PSM (the network's own T3412 without PSM is not modelled), or T3412 deactivated
+        return self.nas_idle_since() + t[0] * 1000
+
+    def _periodic_tau(self, now_ms: int):
+        """T3412 ran out: the modem leaves PSM if it is there (TS 23.682 4.5.4), does a periodic TAU (TS 24.301
+        5.5.3.2: a short connected burst; without pending data the network releases it at once, TS 24.301
+        5.5.3.2.4), then stays reachable for T3324 before PSM again. After a long skip, every TAU that fell in it."""
+        ms = self.tau_burst()[0]
+        while ms:
+            t = self.tau_due_ms()
+            if t is None or t > now_ms:
+                return
+            self.state = "on"
+            self.tau_until = t + ms
+            self.taus.append(t)
+
     def psm_entry_ms(self):
         """Virtual ms when the modem will enter PSM on its own, or None."""
-        g = self.psm_granted()
-        if g is None or self.state != "on" or self.reg_at is None or self.sc.registration == "denied":
+        t = self.psm_timers_s()
+        if t is None or self.state != "on" or self.reg_at is None or self.sc.registration == "denied":
             return None
-        active = t3324_seconds(g[1])
+        active = t[1]
         if active is None:
             return None
-        quiet = max(self.last_traffic + RRC_INACTIVITY_MS, self.last_activity, self.reg_at)
+        quiet = max(self.nas_idle_since(), self.last_activity)
         return quiet + active * 1000
 
     def next_change_ms(self):
-        """The next virtual ms at which this model changes by itself (reply due, power state), or None: a board
-        that skips time (deep sleep) should poll() at that time so the energy timeline is exact."""
+        """The next virtual ms at which this model changes by itself (reply due, power state, periodic TAU), or
+        None: a board that skips time (deep sleep) should poll() at that time so the energy timeline is exact."""
         cands = [e[0] for e in self._sched]
-        for t in (self.tx_until, self.last_traffic + RRC_INACTIVITY_MS, self.psm_entry_ms(), self.reg_at):
+        quiet = self.last_activity + UART_QUIET_MS if self.sclk else None
+        for t in (self.tx_until, self.last_traffic + RRC_INACTIVITY_MS, self.psm_entry_ms(), self.reg_at,
+                  self.tau_due_ms(), self.tau_until, quiet):
             if t is not None and t > self.now_ms():
                 cands.append(t)
         return min(cands) if cands else None
@@ -281,6 +410,7 @@ class ATModem(UARTDevice):
                 what(due)
             elif self.state in ("on", "booting") or what.startswith(b"\r\n" + self.POWER_DOWN_URC):
                 self.emit(what)
+        self._periodic_tau(now_ms)
         if self.state == "on":
             self._net_poll(now_ms)
             st = self.stat(now_ms)
@@ -410,6 +540,7 @@ class ATModem(UARTDevice):
         c["+COPS"] = self._cops
         c["+CPSMS"] = self._cpsms
         c["+CEDRXS"] = self._cedrxs
+        c["+CEDRXRDP"] = self._cedrxrdp
         c["+CGDCONT"] = self._cgdcont
         c["+CFUN"] = self._cfun
         c["+CGATT"] = lambda k, a, t: self.reply(t, (f"+CGATT: {1 if self.registered(t) else 0}",))
@@ -563,6 +694,29 @@ class ATModem(UARTDevice):
             return self.reply(t, (f'+CEDRXS: {self.edrx_req[0]},"{self.edrx_req[1]}"',))
         return self.error(t, 4)
 
+    def _cedrxrdp(self, k, a, t):
+        # TS 27.007 7.41: +CEDRXRDP: <AcT-type>[,<Requested_eDRX_value>[,<NW-provided_eDRX_value>
+        # [,<Paging_time_window>]]]; AcT-type 0: eDRX not in use
+        if k != "exec":
+            return self.error(t, 4)
+        if not self.edrx_req or not self.registered(t) or self.edrx_granted() is None:
+            return self.reply(t, ("+CEDRXRDP: 0",))
+        nw = self.sc.edrx_cycle or self.edrx_req[1]
+        self.reply(t, (f'+CEDRXRDP: {self.edrx_req[0]},"{self.edrx_req[1]}","{nw}","{self.sc.edrx_ptw}"',))
+
+    def _sleep_clock(self, k, a, t, name):
+        # The family's UART sleep switch (SIM7080G AT+CSCLK, Quectel AT+QSCLK): 0 never sleep (the default after
+        # every start), 1 sleep while DTR is high. No board file wires DTR; the module's DTR is taken as not
+        # driven, i.e. high: with 1, the module sleeps whenever the host leaves the UART alone.
+        if k == "set" and a and a[0] in ("0", "1"):
+            self.sclk = int(a[0])
+            return self.reply(t)
+        if k == "read":
+            return self.reply(t, (f"+{name}: {self.sclk}",))
+        if k == "test":
+            return self.reply(t, (f"+{name}: (0,1)",))
+        return self.error(t, 50)
+
     def _cgdcont(self, k, a, t):
         if k == "set":
             if len(a) < 3 or a[0] != "1":
@@ -617,11 +771,3 @@ class ATModem(UARTDevice):
                     s.close()  # the network drops the connection after this send: no reply comes back
                     s.closed_by_peer = True
         return ok
-
-
-def t3324_seconds(bits: str):
-    """T3324 (GPRS Timer 2, TS 24.008 10.5.7.3) in seconds; None when deactivated or malformed."""
-    if not isinstance(bits, str) or len(bits) != 8 or bits.strip("01"):
-        return None
-    unit = {0b000: 2, 0b001: 60, 0b010: 360}.get(int(bits[:3], 2))
-    return None if unit is None else unit * int(bits[3:], 2)

@@ -4,6 +4,7 @@
 error codes). The variant comes from the scenario's "model" key (bg95 by default).
 """
 
+from . import power
 from .base import ATModem
 
 VARIANTS = {
@@ -31,6 +32,7 @@ class BG9x(ATModem):
             raise ConfigError(f"modem scenario: model {variant!r} is not one of {', '.join(VARIANTS)}")
         self.variant = variant
         self.MODEL, self.REVISION, self.PWRKEY_ON_MS, self._extra_urcs = VARIANTS[variant]
+        self.PROFILE = power.PROFILES[variant]
         self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "band": ("0", "0", "0")}
         self.qicsgp = {}
         self.qierr = 0
@@ -50,6 +52,8 @@ class BG9x(ATModem):
         c["+QPOWD"] = self._qpowd
         c["+QNWINFO"] = self._qnwinfo
         c["+QLTS"] = self._qlts
+        # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR is high)
+        c["+QSCLK"] = lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK")
 
     def boot_urcs(self):
         urcs = [b"RDY", *self._extra_urcs, b"+CFUN: 1"]

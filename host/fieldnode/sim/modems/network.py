@@ -13,6 +13,7 @@ import socket
 import time
 
 from ...errors import ConfigError
+from .power import DRX_CYCLES_MS
 
 REGISTRATIONS = {"home": 1, "roaming": 5, "denied": 3, "searching": 2}
 FAULT_KINDS = {"cme_error", "no_reply", "garbage", "reset", "socket_closed"}
@@ -90,6 +91,18 @@ class Scenario:
             v = psm.get(k)
             _need(v is None or (isinstance(v, str) and len(v) == 8 and not v.strip("01")), f"network.psm.{k}",
                   "must be an 8-bit string such as \"00100011\"")
+        # Idle: the paging cycle the cell broadcasts (TS 36.331 defaultPagingCycle, LTE-M 0.32..2.56 s), and eDRX
+        # as the network grants it: what the UE asked for (or "cycle", the network's own), with the paging time
+        # window the network always sets itself (TS 24.008 10.5.5.32: 4 bits, (value + 1) x 1.28 s on LTE-M).
+        self.drx_ms = net.get("drx_ms", 1280)
+        _need(self.drx_ms in DRX_CYCLES_MS, "network.drx_ms", f"must be one of {', '.join(map(str, DRX_CYCLES_MS))}")
+        edrx = dict(net.get("edrx") or {})
+        self.edrx_grant = bool(edrx.get("grant", True))
+        self.edrx_cycle = edrx.get("cycle")  # None: grant what was requested
+        self.edrx_ptw = edrx.get("ptw", "0001")  # 2.56 s on LTE-M
+        for k, v in (("cycle", self.edrx_cycle), ("ptw", self.edrx_ptw)):
+            _need((v is None and k == "cycle") or (isinstance(v, str) and len(v) == 4 and not v.strip("01")),
+                  f"network.edrx.{k}", "must be a 4-bit string such as \"0101\"")
         # Network time (NITZ, 3GPP TS 24.301 EMM INFORMATION / TS 22.042): some networks never send it.
         self.nitz = bool(net.get("nitz", True))
         self.tz = int(net.get("tz", 0))  # local time zone in quarter hours, as +CCLK's "±zz" (TS 27.007 8.15)

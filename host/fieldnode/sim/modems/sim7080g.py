@@ -2,6 +2,7 @@
 "Manual" with the command's section title; the standard commands are in ``base.py``.
 """
 
+from . import power
 from .base import ATModem
 
 # TS 27.007 <AcT>: 7 E-UTRAN (CAT-M), 9 E-UTRAN NB-S1
@@ -16,6 +17,7 @@ class SIM7080G(ATModem):
     PWRKEY_ON_MS = 1000  # hardware design: PWRKEY low >= 1 s powers on
     PWRKEY_OFF_MS = 1200  # hardware design: PWRKEY low >= 1.2 s powers off
     POWER_DOWN_URC = b"NORMAL POWER DOWN"
+    PROFILE = power.SIM7080G
 
     def __init__(self, clock, scenario=None):
         self.cnmp = 2
@@ -39,6 +41,8 @@ class SIM7080G(ATModem):
         c["+CPOWD"] = self._cpowd
         c["+CPSI"] = self._cpsi
         c["+CLTS"] = self._clts
+        # Manual, AT+CSCLK "Configure Slow Clock": 0 the module never sleeps, 1 it sleeps while DTR is high
+        c["+CSCLK"] = lambda k, a, t: self._sleep_clock(k, a, t, "CSCLK")
 
     def boot_urcs(self):
         # With a fixed baud rate (AT+IPR) the module reports RDY, then the SIM and SMS subsystems.
