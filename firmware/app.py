@@ -10,8 +10,9 @@ the watchdog, so a technician can connect. Any error inside a cycle is printed a
 never in a board left awake at the REPL draining its battery.
 
 Files: ``config.json`` (appconfig.py), ``key.bin`` (16-byte device key from provisioning), ``q/`` (the flash queue),
-``state.json`` (what must survive a power cut: resets, applied downlink commands and their settings). RTC memory
-holds the rest (rtcstate.py).
+``state.json`` (what must survive a power cut: resets, applied downlink commands and their settings, the time the
+clock was last set to and the windows of reports whose times are corrected as they are sent: timesync.py). RTC
+memory holds the rest (rtcstate.py).
 """
 
 import sys
@@ -35,6 +36,12 @@ KEY = "key.bin"
 
 def log(msg):
     print("fieldnode:", msg)
+
+
+def now_ms():
+    # Unix milliseconds from the RTC: time_ns() where the port has it (the ESP32 port does), whole seconds if not
+    f = getattr(time, "time_ns", None)
+    return f() // 1000000 if f is not None else time.time() * 1000
 
 
 class App:
@@ -104,6 +111,9 @@ class App:
 
         q = Queue("q", QUEUE_BYTES)
         qs = q.stats()
+        if time.time() < TS_SYNCED and not st.clock_from:
+            st.clock_from = qs["next"]  # reports from here on count from this power-on (timesync.window)
+            self.save_rtc()
         import policy
 
         alarm_now = flags & 0x07  # FLAG_ANOMALY | FLAG_HIGH | FLAG_LOW
@@ -224,22 +234,31 @@ class App:
         self.feed()
         sent = 0
         if ok and time.time() < TS_SYNCED:
-            now += self.sync_clock(link)
+            now += self.sync_clock(link, q)
         if ok:
+            import timesync
+
             ps = self.pstate
             while True:
                 batch = q.peek(MAX_BATCH)
                 if not batch:
                     break
                 ack = commands.cmd_ack(ps) if ps.get("ackp") else None
-                data = codec.encode_uplink(key, dev, batch[0][0], [rec for _, rec in batch], ack)
+                wins = self.pstate.get("tfix")
+                recs = [timesync.stamp(wins, s, rec) for s, rec in batch] if wins else [rec for _, rec in batch]
+                data = codec.encode_uplink(key, dev, batch[0][0], recs, ack)
+                if batch[-1][0] > st.sent_hw:
+                    st.sent_hw = batch[-1][0]  # before it leaves: these bytes are now the ones for these counters
+                    self.save_rtc()
+                t0 = time.ticks_ms()
                 reply = link.send(data, REPLY_MS)
+                rtt = time.ticks_diff(time.ticks_ms(), t0)
                 self.feed()
                 if reply is None:
                     ok = False
                     break
                 try:
-                    acked, cmds = codec.parse_reply(key, dev, reply)
+                    acked, cmds, t_ack = codec.parse_reply(key, dev, reply)
                 except ValueError as e:
                     log("reply refused: %s" % (e.args[0],))
                     ok = False
@@ -248,10 +267,18 @@ class App:
                     ps["ackp"] = 0
                 q.ack(acked)
                 sent += sum(1 for s, _ in batch if s <= acked)
+                if t_ack is not None and acked == batch[-1][0]:  # the answer to this very uplink (timesync.py)
+                    now += self.ack_time(t_ack, rtt, q)
                 if cmds:
                     self.apply(cmds)
                 if acked < batch[-1][0]:
                     break  # the collector stored less than was sent: try again next time
+            wins = self.pstate.get("tfix")
+            if wins:
+                left = timesync.prune(wins, q.stats()["acked"])
+                if len(left) != len(wins):
+                    self.pstate["tfix"] = left
+                    self.kv.save(self.pstate)
             import loader  # hook, issue 9.5 (app updates, update.py): confirm, report a rollback, fetch an offer
 
             if ok and (self.pstate.get("upd") or loader.busy()):
@@ -276,28 +303,61 @@ class App:
             st.failures += 1
         return sent
 
-    def sync_clock(self, link):
+    def sync_clock(self, link, q):
         # After a power loss the RTC counts from 1970 (ESP32 port; it keeps time only across deep sleep and
-        # resets). Set it from the network's time (cellular: NITZ, AT+CCLK?) and move the times this cycle already
-        # recorded by the same step; return the step in seconds (0 when the network gave no time: the reports
-        # keep a ts before 2020, which the collector knows for not wall time: proto/schema.py TS_SYNCED).
+        # resets). Set it from the network's time (cellular: NITZ, AT+CCLK?); return the step in seconds (0 when the
+        # network gave no time: the collector's acknowledgement sets it then, ack_time).
         t = link.time()
         if t is None:
-            log("clock not set: the network gave no time")
+            log("no network time: the collector's acknowledgement sets the clock")
             return 0
-        before = time.time()
-        g = time.gmtime(t)
-        # RTC.datetime: (year, month, day, weekday, hours, minutes, seconds, subseconds)
-        self.rtc.datetime((g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0))
-        step = t - before
+        if t < self.pstate.get("tset", 0):
+            log("network time %d is before the clock was last set (%d): not taken" % (t, self.pstate["tset"]))
+            return 0
+        return self.set_clock(t * 1000, q, "the network")
+
+    def ack_time(self, t_ack, rtt_ms, q):
+        # The collector's time from a verified reply to the uplink just sent (timesync.py: when it is taken and
+        # why); the step in seconds, 0 when the clock stays as it is.
+        import timesync
+
+        dev_ms = now_ms()
+        step = timesync.ack_step_ms(dev_ms, t_ack, rtt_ms, self.pstate.get("tset", 0))
+        if step is None:
+            return 0
+        return self.set_clock(dev_ms + step, q, "the collector")
+
+    def set_clock(self, t_ms, q, source):
+        # Set the RTC to t_ms (Unix ms) and move the times this cycle already recorded by the same step. The time
+        # set and the window of reports queued since the power-on (timesync.window) go to flash first: a reset
+        # between the two leaves a window whose step is still right for the unset clock, never a moved clock
+        # whose reports nobody can correct. Returns the step in whole seconds.
+        import timesync
+
         st = self.st
+        ps = self.pstate
+        before = now_ms()
+        step = (t_ms - before + 500) // 1000
+        ps["tset"] = t_ms // 1000
+        if st.clock_from and timesync.unset(before // 1000):
+            wins = ps.get("tfix") or []
+            w = timesync.window(st.clock_from, st.sent_hw, q.stats()["next"], step)
+            ps["tfix"] = timesync.add(wins, w)
+            if w is not None and ps["tfix"] is not wins:
+                log("reports %d..%d made before: times corrected by %d s as they are sent" % (w[0], w[1], step))
+        self.kv.save(ps)
+        g = time.gmtime(t_ms // 1000)
+        # RTC.datetime: (year, month, day, weekday, hours, minutes, seconds, microseconds) on the ESP32 port
+        self.rtc.datetime((g[0], g[1], g[2], g[6], g[3], g[4], g[5], (t_ms % 1000) * 1000))
         if st.last_summary:
             st.last_summary += step
         if st.last_uplink:
             st.last_uplink += step
         if st.last_attempt:
             st.last_attempt += step
-        log("clock set from the network: %d" % t)
+        st.clock_from = 0
+        self.save_rtc()
+        log("clock set from %s: %d (step %d s)" % (source, t_ms // 1000, step))
         return step
 
     def apply(self, cmds):

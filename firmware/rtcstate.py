@@ -1,7 +1,7 @@
 """What the wake cycle keeps in RTC memory across deep sleep (``machine.RTC().memory()``, up to 2048 bytes on the
 ESP32; kept across deep sleep and resets, lost with power).
 
-Fixed layout, 60 bytes, checked by magic, version and a CRC so that garbage after a power-on is never taken for
+Fixed layout, 68 bytes, checked by magic, version and a CRC so that garbage after a power-on is never taken for
 state:
 
     0  2  magic b"FN"
@@ -17,8 +17,13 @@ state:
    22  2  config generation that the last cycle used
    24  1  length of the detector state
    25 32  detector state (core.detector.STATE_SIZE bytes, zero padded)
-   57  1  reserved
-   58  2  CRC-16/CCITT of bytes 0..57
+   57  4  first queue counter made since the power-on while the clock was unset (0: none or not known)
+   61  4  highest queue counter ever put on the wire since the power-on
+   65  1  reserved
+   66  2  CRC-16/CCITT of bytes 0..65
+
+The two counters let timesync.py correct, exactly, the times of reports queued before the clock was set: RTC
+memory is lost exactly when the RTC's time is, so both describe the power-on the clock counts from.
 """
 
 import struct
@@ -27,9 +32,9 @@ from micropython import const
 
 from core.usage import crc16 as _crc16  # CRC-16/CCITT-FALSE, the one the usage meter's blobs carry too
 
-SIZE = const(60)
-_VERSION = const(2)
-_FMT = "<2sBBBBHIIIHHB32sB"
+SIZE = const(68)
+_VERSION = const(3)
+_FMT = "<2sBBBBHIIIHHB32sIIB"
 _DET_MAX = const(32)
 
 
@@ -45,6 +50,8 @@ class State:
         self.rms_max = 0
         self.detector = b""
         self.config_gen = 0
+        self.clock_from = 0
+        self.sent_hw = 0
         self.fresh = True  # no valid state was found (power-on, or first boot)
 
     def load(self, raw):
@@ -56,7 +63,8 @@ class State:
         if _crc16(raw, SIZE - 2) != struct.unpack_from("<H", raw, SIZE - 2)[0]:
             return self
         (_, _, self.attempts, self.alarm, self.failures, self.cycles, self.last_summary, self.last_uplink,
-         self.last_attempt, self.rms_max, self.config_gen, n, det, _) = struct.unpack_from(_FMT, raw, 0)
+         self.last_attempt, self.rms_max, self.config_gen, n, det, self.clock_from, self.sent_hw,
+         _) = struct.unpack_from(_FMT, raw, 0)
         self.detector = bytes(det[:n]) if n <= _DET_MAX else b""
         self.fresh = False
         return self
@@ -68,6 +76,7 @@ class State:
         struct.pack_into(_FMT, buf, 0, b"FN", _VERSION, min(self.attempts, 255), self.alarm & 0xFF,
                          min(self.failures, 255), min(self.cycles, 0xFFFF), self.last_summary & 0xFFFFFFFF,
                          self.last_uplink & 0xFFFFFFFF, self.last_attempt & 0xFFFFFFFF, min(self.rms_max, 0xFFFF),
-                         self.config_gen & 0xFFFF, len(self.detector), bytes(self.detector), 0)
+                         self.config_gen & 0xFFFF, len(self.detector), bytes(self.detector),
+                         self.clock_from & 0xFFFFFFFF, self.sent_hw & 0xFFFFFFFF, 0)
         struct.pack_into("<H", buf, SIZE - 2, _crc16(buf, SIZE - 2))
         return bytes(buf)

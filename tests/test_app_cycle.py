@@ -43,7 +43,8 @@ def test_week_with_power_cuts_outage_and_a_bad_update_loses_nothing(make_run, tm
     reports = run.reports(d["device"])
     # the outage day was bridged by the queue: reports made during it were delivered afterwards
     start = s["start_ts"]
-    # (a power cut inside the outage leaves the clock unset until the next uplink: those reports carry the
+    # (a power cut inside the outage leaves the clock unset until the next attach: the reports made meanwhile go
+    # out with their times corrected (firmware/timesync.py); any sent before the clock was set carry the
     # collector's receive time, marked "ts_source": "collector", and arrive when the outage ends)
     during = [r for r in reports if start + 2 * 86400 <= r["ts"] < start + 3 * 86400
               or (r.get("ts_source") == "collector" and start + 3 * 86400 <= r["ts"] < start + 3 * 86400 + 6 * 3600)]

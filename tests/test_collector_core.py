@@ -29,7 +29,7 @@ def stored(c, dev=DEV):
 def test_stores_decodes_and_acks(col):
     reply = col.handle(codec.encode_uplink(KEY, DEV, 1, [rep(1), rep(2, schema.FLAG_ANOMALY, (-80, 2, 1, 1, 0))]),
                        "udp:1.2.3.4:5")
-    assert codec.parse_reply(KEY, DEV, reply) == (2, [])
+    assert codec.parse_reply(KEY, DEV, reply)[:2] == (2, [])
     rows = list(col.store.reports(DEV))
     assert [r["counter"] for r in rows] == [1, 2]
     assert rows[0]["temp"] == 20.01 and rows[0]["batt"] == 3.7 and rows[0]["health"] is None
@@ -43,7 +43,7 @@ def test_retransmission_after_a_lost_reply_is_acked_again_and_stored_once(col):
     assert col.handle(up, "a") is not None
     # the reply was lost: the device sends 1..2 again, now with 3 appended
     again = codec.encode_uplink(KEY, DEV, 1, [rep(1), rep(2), rep(3)])
-    acked, _ = codec.parse_reply(KEY, DEV, col.handle(again, "a"))
+    acked, _, _ = codec.parse_reply(KEY, DEV, col.handle(again, "a"))
     assert acked == 3 and stored(col) == [(1, 20.01), (2, 20.02), (3, 20.03)]
     assert col.stats["duplicates"] == 2 and col.store.rejects() == {}
 
@@ -108,15 +108,30 @@ def test_downlink_commands_ride_on_replies_until_the_device_acks_them(col, tmp_p
     cid2 = col.queue_command(DEV, "reboot")
     with pytest.raises(ValueError, match="unknown command 'explode'"):
         col.queue_command(DEV, "explode")
-    acked, cmds = codec.parse_reply(KEY, DEV, col.handle(codec.encode_uplink(KEY, DEV, 1, [rep(1)]), "a"))
+    acked, cmds, _ = codec.parse_reply(KEY, DEV, col.handle(codec.encode_uplink(KEY, DEV, 1, [rep(1)]), "a"))
     assert [c[0] for c in cmds] == [cid1, cid2]
     state, reboot = commands.apply({"interval": 600}, cmds)
     assert state["interval"] == 300 and reboot
     # the next uplink carries the ack; the reply after it has no commands, and the table says acked
-    _, cmds2 = codec.parse_reply(KEY, DEV, col.handle(
+    _, cmds2, _ = codec.parse_reply(KEY, DEV, col.handle(
         codec.encode_uplink(KEY, DEV, 2, [rep(2)], commands.cmd_ack(state)), "a"))
     assert cmds2 == []
     assert all(c["acked"] for c in col.store.commands(DEV))
+
+
+def test_the_reply_carries_the_collectors_time_and_answers_an_old_device_the_old_way(tmp_path):
+    reg = Registry(tmp_path / "reg.sqlite")
+    reg.add_device(DEV, KEY)
+    c = Collector(tmp_path / "c.sqlite", reg, clock=lambda: 1_800_000_123.9)
+    try:
+        new = c.handle(codec.encode_uplink(KEY, DEV, 1, [rep(1)]), "a")
+        assert len(new) == 19 and new[0] >> 5 == 2
+        assert codec.parse_reply(KEY, DEV, new) == (1, [], 1_800_000_123)  # whole seconds, never rounded up
+        old = c.handle(codec.encode_uplink(KEY, DEV, 2, [rep(2)], version=1), "a")  # an app from before v2
+        assert len(old) == 15 and old[0] >> 5 == 1 and codec.parse_reply(KEY, DEV, old) == (2, [], None)
+        assert [r["counter"] for r in c.store.reports(DEV)] == [1, 2]
+    finally:
+        c.close()
 
 
 def test_a_reply_for_one_device_does_not_verify_for_another(col):

@@ -49,8 +49,8 @@ def test_udp_tcp_and_http_carry_the_same_bytes(running):
         t.sendall(two[i:i + 7])
         time.sleep(0.001)
     f = t.makefile("rb")
-    r1 = f.read(codec.HEADER + codec.TAG_LEN)
-    r2 = f.read(codec.HEADER + codec.TAG_LEN)
+    r1 = f.read(codec.HEADER + codec.TIME_LEN + codec.TAG_LEN)  # a version 2 reply: acked, time, tag
+    r2 = f.read(codec.HEADER + codec.TIME_LEN + codec.TAG_LEN)
     assert codec.parse_reply(KEY, DEV, r1)[0] == 2 and codec.parse_reply(KEY, DEV, r2)[0] == 4
     t.close()
 

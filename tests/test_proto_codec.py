@@ -91,7 +91,7 @@ def test_each_bad_input_names_its_reason():
     cases = {
         codec.REASON_TRUNCATED: up[:20],
         codec.REASON_OVERSIZED: up + bytes(codec.MAX_UPLINK),
-        codec.REASON_VERSION: bytes([0x40 | 1]) + up[1:],
+        codec.REASON_VERSION: bytes([0x60 | 1]) + up[1:],
         codec.REASON_MALFORMED: up + b"x",
     }
     for reason, data in cases.items():
@@ -103,7 +103,7 @@ def test_each_bad_input_names_its_reason():
 def test_reply_round_trip_and_refusals():
     cmds = [(1, codec.OP_SET_INTERVAL, 0, 300), (2, codec.OP_SET_THRESHOLD, 3, -1250)]
     rep = codec.encode_reply(KEY, 7, 41, cmds)
-    assert codec.parse_reply(KEY, 7, rep) == (41, [tuple(c) for c in cmds])
+    assert codec.parse_reply(KEY, 7, rep) == (41, [tuple(c) for c in cmds], None)
     with pytest.raises(ValueError, match=codec.REASON_TAG):
         codec.parse_reply(OTHER, 7, rep)
     with pytest.raises(ValueError, match="reply for device 7"):
@@ -116,12 +116,55 @@ def test_reply_round_trip_and_refusals():
         codec.parse_reply(KEY, 7, up)
 
 
+@given(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF),
+       st.lists(st.tuples(st.integers(0, 0xFFFF), st.sampled_from(codec.OPS), st.integers(0, 255),
+                          st.integers(-2**31, 2**31 - 1)), max_size=codec.MAX_CMDS))
+@settings(max_examples=80)
+def test_reply_with_the_collectors_time_round_trip(dev, acked, now, cmds):
+    rep = codec.encode_reply(KEY, dev, acked, cmds, now)
+    assert len(rep) == codec.HEADER + codec.TIME_LEN + codec.CMD_LEN * len(cmds) + codec.TAG_LEN <= codec.MAX_REPLY
+    assert codec.parse_reply(KEY, dev, rep) == (acked, cmds, now)
+    old = codec.encode_reply(KEY, dev, acked, cmds)  # to a version 1 uplink: no time, 4 bytes shorter
+    assert len(old) == len(rep) - codec.TIME_LEN and codec.parse_reply(KEY, dev, old) == (acked, cmds, None)
+
+
+def test_a_changed_time_in_a_reply_never_verifies():
+    rep = codec.encode_reply(KEY, 7, 41, [(1, codec.OP_DIAG, 0, 0)], 1_800_000_000)
+    for i in range(codec.HEADER, codec.HEADER + codec.TIME_LEN):  # every bit of the time field
+        for bit in range(8):
+            bad = bytearray(rep)
+            bad[i] ^= 1 << bit
+            with pytest.raises(ValueError) as e:
+                codec.parse_reply(KEY, 7, bytes(bad))
+            assert e.value.args[0] == codec.REASON_TAG
+    # nor does a version 1 reply made into a version 2 one (or the reverse) by its header and length
+    v1 = codec.encode_reply(KEY, 7, 41, [])
+    for forged in (bytes([0x40]) + v1[1:9] + bytes(4) + v1[9:], bytes([0x20]) + rep[1:9] + rep[13:]):
+        with pytest.raises(ValueError):
+            codec.parse_reply(KEY, 7, forged)
+    with pytest.raises(ValueError) as e:
+        codec.parse_reply(KEY, 7, rep[:-1])
+    assert e.value.args[0] == codec.REASON_MALFORMED
+
+
+def test_old_and_new_uplinks_differ_only_in_the_version_bits():
+    r = [codec.encode_report(TYPICAL)]
+    new, old = codec.encode_uplink(KEY, 7, 1, r), codec.encode_uplink(KEY, 7, 1, r, version=1)
+    assert new[0] == 0x41 and old[0] == 0x21 and new[1:-codec.TAG_LEN] == old[1:-codec.TAG_LEN]
+    assert codec.Uplink(new).version == 2 and codec.Uplink(old).version == 1 and codec.Uplink(old).verify(KEY)
+    with pytest.raises(ValueError) as e:
+        codec.encode_uplink(KEY, 7, 1, r, version=3)
+    assert e.value.args[0] == codec.REASON_VERSION
+
+
 def test_micropython_encodes_the_bytes_cpython_decodes():
     code = f"""
 from proto import codec
 r = codec.encode_report({TYPICAL!r}, (-71, 3, 2, 5, 0))
 print(codec.encode_uplink({KEY!r}, 424242, 99, [r, codec.encode_report({TYPICAL!r})], (4, 0)).hex())
 rep = bytes.fromhex({codec.encode_reply(KEY, 424242, 100, [(5, 3, 0, 0)]).hex()!r})
+print(codec.parse_reply({KEY!r}, 424242, rep))
+rep = bytes.fromhex({codec.encode_reply(KEY, 424242, 101, [(6, 3, 0, 0)], 1_800_000_000).hex()!r})
 print(codec.parse_reply({KEY!r}, 424242, rep))
 """
     out = run_mpy(code).check().splitlines()
@@ -132,7 +175,8 @@ print(codec.parse_reply({KEY!r}, 424242, rep))
     p = codec.Uplink(up)
     assert p.verify(KEY) and p.cmd_ack == (4, 0)
     assert codec.decode_report(p.raw_reports()[0][1])[1] == (-71, 3, 2, 5, 0)
-    assert out[1] == "(100, [(5, 3, 0, 0)])"
+    assert out[1] == "(100, [(5, 3, 0, 0)], None)"
+    assert out[2] == "(101, [(6, 3, 0, 0)], 1800000000)"
 
 
 def test_encoding_an_uplink_allocates_little_under_micropython():
@@ -170,4 +214,8 @@ def test_commands_apply_atomically_and_skip_what_was_applied():
 def test_wire_layout_is_what_the_docstring_says():
     up = codec.encode_uplink(KEY, 0x01020304, 0x0A0B0C0D, [codec.encode_report(TYPICAL)])
     b0, dev, ctr, ts = struct.unpack_from(">BIII", up)
-    assert (b0, dev, ctr, ts) == (0x21, 0x01020304, 0x0A0B0C0D, TYPICAL[0])
+    assert (b0, dev, ctr, ts) == (0x41, 0x01020304, 0x0A0B0C0D, TYPICAL[0])
+    rep = codec.encode_reply(KEY, 0x01020304, 0x0A0B0C0E, [(9, codec.OP_REBOOT, 0, -2)], 0x6A5B4C3D)
+    assert struct.unpack_from(">BIIIHBBi", rep) == (0x41, 0x01020304, 0x0A0B0C0E, 0x6A5B4C3D, 9, codec.OP_REBOOT, 0,
+                                                     -2)
+    assert len(rep) == codec.HEADER + codec.TIME_LEN + codec.CMD_LEN + codec.TAG_LEN

@@ -3,7 +3,8 @@ encodes with it under MicroPython and the collector decodes with this same modul
 
 Uplink (device -> collector), big-endian:
 
-    0   1  VVVANNNN  V: protocol version (1), A: a command ack follows the reports, N: number of reports 1..15
+    0   1  VVVANNNN  V: protocol version (2; 1 is still accepted), A: a command ack follows the reports,
+                     N: number of reports 1..15
     1   4  device id
     5   4  counter of the first report; report i carries counter + i
     9   .  N reports, each MAIN (17 bytes) and, when its flags say so, HEALTH (8 bytes); see proto.schema
@@ -15,15 +16,22 @@ device's flash queue (store.queue), which never reuses one: it is written with t
 ever sent. A retransmission after a lost reply repeats the same counters with the same bytes; the collector
 stores each counter once and acknowledges again.
 
-Reply (collector -> device):
+Reply (collector -> device), in the version of the uplink it answers:
 
     0   1  VVV0NNNN  N: number of commands 0..15
     1   4  device id
     5   4  acked: every report of this device up to this counter is stored
-    9   8N commands: id (2, increasing per device), op (1), key (1), value (4, signed)
+    9   4  (version 2 only) the collector's time when it answered: Unix seconds UTC, as a report's ts
+    .   8N commands: id (2, increasing per device), op (1), key (1), value (4, signed)
     .   6  tag: HMAC-SHA256(key, "D" || all bytes above)
 
-The direction byte in the tag input keeps an uplink from ever verifying as a reply and the reverse.
+The direction byte in the tag input keeps an uplink from ever verifying as a reply and the reverse. The time is
+under the tag like the rest, so only the collector can set a device's clock (firmware/timesync.py says when the
+device takes it). Version 2 changed nothing in the uplink but its version bits, which say "this device reads the
+time in the reply": a device running a version 1 app gets version 1 replies, 4 bytes shorter, which it parses as
+before. A version 2 device needs a collector that knows version 2 (upgrade collectors before devices). A plain
+acknowledgement is 9 + 4 + 6 = 19 bytes (15 in version 1).
+
 Errors raise ValueError(reason, detail) with reason one of the REASON_* strings, so a collector can count them.
 """
 
@@ -32,12 +40,14 @@ from micropython import const
 
 from proto import auth, schema
 
-VERSION = const(1)
+VERSION = const(2)  # what encode_uplink writes by default
+VERSIONS = (1, 2)  # what the collector accepts; a reply answers in the uplink's version
 MAX_REPORTS = const(15)
 MAX_CMDS = const(15)
 HEADER = const(9)
 CMD_ACK_LEN = const(3)
 CMD_LEN = const(8)
+TIME_LEN = const(4)  # the collector's time in a version 2 reply
 TAG_LEN = auth.TAG_LEN
 _A_BIT = const(0x10)
 
@@ -46,7 +56,7 @@ HEALTH_FMT = schema.fmt(schema.HEALTH)
 MAIN_LEN = schema.size(schema.MAIN)
 HEALTH_LEN = schema.size(schema.HEALTH)
 MAX_UPLINK = HEADER + MAX_REPORTS * (MAIN_LEN + HEALTH_LEN) + CMD_ACK_LEN + TAG_LEN
-MAX_REPLY = HEADER + MAX_CMDS * CMD_LEN + TAG_LEN
+MAX_REPLY = HEADER + TIME_LEN + MAX_CMDS * CMD_LEN + TAG_LEN
 MIN_UPLINK = HEADER + MAIN_LEN + TAG_LEN
 FLAGS_OFF = schema.size(schema.MAIN[:schema.FLAGS_INDEX])
 
@@ -61,7 +71,7 @@ OP_NAMES = {OP_SET_THRESHOLD: "set_threshold", OP_SET_INTERVAL: "set_interval", 
             OP_DIAG: "diag", OP_UPDATE: "update"}
 
 # App update fetches (proto/fetch.py) share the endpoint: their first byte is version 1 with no report, which no
-# report uplink can be, and they are always FETCH_LEN bytes.
+# report uplink can be, and they are always FETCH_LEN bytes. (Version 2 did not change them.)
 FETCH = const(0x20)
 FETCH_LEN = const(24)
 
@@ -127,19 +137,22 @@ def decode_report(buf, off=0):
     return main, health, off
 
 
-def encode_uplink(key, device_id, counter, reports, cmd_ack=None):
+def encode_uplink(key, device_id, counter, reports, cmd_ack=None, version=VERSION):
     """The uplink datagram for ``reports`` (report bytes, counters counter, counter+1, ...). ``key``: bytes or
-    auth.Key. ``cmd_ack``: (last applied command id, number refused) to acknowledge downlink commands."""
+    auth.Key. ``cmd_ack``: (last applied command id, number refused) to acknowledge downlink commands.
+    ``version`` 1: the uplink of an app from before replies carried the time (to test old devices)."""
     n = len(reports)
     if n < 1 or n > MAX_REPORTS:
         raise ValueError(REASON_MALFORMED, "1..%d reports per uplink, got %d" % (MAX_REPORTS, n))
+    if version not in VERSIONS:
+        raise ValueError(REASON_VERSION, "protocol version %d, not one of %r" % (version, VERSIONS))
     if not isinstance(key, auth.Key):
         key = auth.Key(key)
     size = HEADER + TAG_LEN + (CMD_ACK_LEN if cmd_ack is not None else 0)
     for r in reports:
         size += len(r)
     buf = bytearray(size)
-    struct.pack_into(">BII", buf, 0, (VERSION << 5) | (_A_BIT if cmd_ack is not None else 0) | n,
+    struct.pack_into(">BII", buf, 0, (version << 5) | (_A_BIT if cmd_ack is not None else 0) | n,
                      device_id, counter)
     off = HEADER
     for r in reports:
@@ -160,8 +173,8 @@ def uplink_length(buf):
     if len(buf) < 1:
         return 0
     b0 = buf[0]
-    if b0 >> 5 != VERSION:
-        raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks %d" % (b0 >> 5, VERSION))
+    if b0 >> 5 not in VERSIONS:
+        raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks 1 and %d" % (b0 >> 5, VERSION))
     n = b0 & 0x0F
     if b0 == FETCH:
         return FETCH_LEN
@@ -192,6 +205,7 @@ class Uplink:
         if need < len(data):
             raise ValueError(REASON_MALFORMED, "%d bytes after the tag" % (len(data) - need))
         self.data = data
+        self.version = b0 >> 5
         self.count = b0 & 0x0F
         self.body_end = len(data) - TAG_LEN
         self.cmd_ack = None
@@ -217,15 +231,20 @@ class Uplink:
         return out
 
 
-def encode_reply(key, device_id, acked, cmds=()):
-    """The collector's reply: ``acked`` counter and up to MAX_CMDS commands (id, op, key, value)."""
+def encode_reply(key, device_id, acked, cmds=(), now=None):
+    """The collector's reply: ``acked`` counter and up to MAX_CMDS commands (id, op, key, value). ``now``: the
+    collector's time (Unix seconds) for a version 2 reply; None makes a version 1 reply (to a version 1 uplink)."""
     if len(cmds) > MAX_CMDS:
         raise ValueError(REASON_MALFORMED, "at most %d commands per reply" % MAX_CMDS)
     if not isinstance(key, auth.Key):
         key = auth.Key(key)
-    buf = bytearray(HEADER + CMD_LEN * len(cmds) + TAG_LEN)
-    struct.pack_into(">BII", buf, 0, (VERSION << 5) | len(cmds), device_id, acked)
+    tlen = 0 if now is None else TIME_LEN
+    buf = bytearray(HEADER + tlen + CMD_LEN * len(cmds) + TAG_LEN)
+    struct.pack_into(">BII", buf, 0, ((1 if now is None else 2) << 5) | len(cmds), device_id, acked)
     off = HEADER
+    if tlen:
+        struct.pack_into(">I", buf, off, int(now))
+        off += tlen
     for c in cmds:
         struct.pack_into(">HBBi", buf, off, c[0], c[1], c[2], c[3])
         off += CMD_LEN
@@ -234,18 +253,21 @@ def encode_reply(key, device_id, acked, cmds=()):
 
 
 def parse_reply(key, device_id, data):
-    """Verify a reply meant for ``device_id``; return (acked counter, [(id, op, key, value), ...]).
-    Raises ValueError(reason, detail) on anything else, before looking at what the bytes say."""
+    """Verify a reply meant for ``device_id``; return (acked counter, [(id, op, key, value), ...], collector time
+    or None for a version 1 reply). Raises ValueError(reason, detail) on anything else, before looking at what the
+    bytes say: the time is read only from a reply whose tag verified."""
     n = len(data)
     if n < HEADER + TAG_LEN:
         raise ValueError(REASON_TRUNCATED, "reply of %d bytes" % n)
     if n > MAX_REPLY:
         raise ValueError(REASON_OVERSIZED, "reply of %d bytes" % n)
     b0 = data[0]
-    if b0 >> 5 != VERSION or b0 & _A_BIT:
+    v = b0 >> 5
+    if v not in VERSIONS or b0 & _A_BIT:
         raise ValueError(REASON_VERSION, "reply header %02x" % b0)
     ncmd = b0 & 0x0F
-    if n != HEADER + CMD_LEN * ncmd + TAG_LEN:
+    tlen = TIME_LEN if v >= 2 else 0
+    if n != HEADER + tlen + CMD_LEN * ncmd + TAG_LEN:
         raise ValueError(REASON_MALFORMED, "reply of %d bytes for %d commands" % (n, ncmd))
     if not isinstance(key, auth.Key):
         key = auth.Key(key)
@@ -255,9 +277,10 @@ def parse_reply(key, device_id, data):
     _, dev, acked = struct.unpack_from(">BII", data, 0)
     if dev != device_id:
         raise ValueError(REASON_MALFORMED, "reply for device %d" % dev)
+    now = struct.unpack_from(">I", data, HEADER)[0] if tlen else None
     cmds = []
-    off = HEADER
+    off = HEADER + tlen
     for _ in range(ncmd):
         cmds.append(struct.unpack_from(">HBBi", data, off))
         off += CMD_LEN
-    return acked, cmds
+    return acked, cmds, now

@@ -63,7 +63,8 @@ SIZES = {"B": 1, "b": 1, "H": 2, "h": 2, "I": 4, "i": 4}
 FLAGS_INDEX = const(1)  # position of "flags" in MAIN
 
 # "ts" below this (2020-01-01T00:00:00Z) means the device's clock was not set when it made the report: its RTC
-# counts from the 1970 epoch after a power loss (ESP32 port) until the firmware sets it from network time. All
+# counts from the 1970 epoch after a power loss (ESP32 port) until the firmware sets it from network time or from
+# the collector's acknowledgement (timesync.py, which also corrects the reports it can before they are sent). All
 # eight FLAGS bits are taken, so the wire format says it this way; the collector then stores its own receive time
 # as the report's time and marks the report ("ts_source": "collector", "ts_device": the device's value).
 TS_SYNCED = 1577836800

@@ -8,7 +8,9 @@ unknown_device, bad_tag, then the counter: a report at or below the device's las
 already with the same bytes (a retransmission after a lost reply: counted as a duplicate and acknowledged again);
 one that is not stored is ``too_old``, one stored with other bytes is ``replay``. Nothing of a refused uplink is
 stored. Accepted reports are stored in one transaction, then the reply acknowledges the uplink's highest counter
-and carries pending downlink commands.
+and carries pending downlink commands. A reply to a version 2 uplink also carries the collector's clock (whole
+Unix seconds, under the reply's tag): a device without a time source sets its clock from it (firmware/timesync.py),
+so a Wi-Fi board after a power loss stamps its reports with wall time from its first acknowledged uplink on.
 
 A report whose ts is before 2020 (schema.TS_SYNCED) was made while the device's clock was not set (after a power
 loss, before the network gave the time): it is stored with the collector's receive time as its ts and marked
@@ -189,7 +191,7 @@ class Collector:
             self._emit({"event": "duplicate", "device": dev, "count": dups, "source": source})
         for d in decoded:
             self._emit({"event": "report", "source": source, "report": d})
-        return codec.encode_reply(key, dev, reports[-1][0], pending)
+        return codec.encode_reply(key, dev, reports[-1][0], pending, int(now) if up.version >= 2 else None)
 
     # --- downlink and views ---
     def queue_command(self, device_id: int, cmd) -> int:
