@@ -284,3 +284,79 @@ def test_collect_prints_update_events(capsys):
     _printer(False)({"event": "update", "device": 42, "version": "1.0.2", "status": "rolled_back",
                      "detail": "reset too often"})
     assert capsys.readouterr().out == "update device=42 version=1.0.2 rolled_back (reset too often)\n"
+
+
+# -- fieldnode collect --releases DIR -------------------------------------------------------------------------------
+def test_cli_collect_serves_the_releases_in_a_directory_and_offers_one(home, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    reg = Registry(home / "registry.sqlite")
+    reg.add_device(42, KEY, board="m5stack-core2")
+    reg.close()
+    site = tmp_path / "site-a"
+    rel = small_release("1.0.1")
+    release.write(rel, site / "core2-1.0.1.fnu")  # as fieldnode release -o site-a/core2-1.0.1.fnu writes it
+    env = dict(os.environ, FIELDNODE_HOME=str(home), PYTHONPATH=str(ROOT / "host"))
+    p = subprocess.Popen([sys.executable, "-m", "fieldnode", "collect", "--udp", "0", "--tcp", "-1", "--http", "-1",
+                          "--releases", str(site), "--offer", "42=1.0.1", "--duration", "30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        udp = p.stdout.readline().strip()
+        assert udp.startswith("udp://127.0.0.1:"), p.stderr.read() if p.poll() is not None else udp
+        addr = ("127.0.0.1", int(udp.rsplit(":", 1)[1]))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(10)
+        report = codec.encode_report((1_800_000_000, 0, 2000, 3700, 10, 20, 3, 4))
+        u.sendto(codec.encode_uplink(KEY, 42, 1, [report]), addr)
+        acked, cmds, _ = codec.parse_reply(KEY, 42, u.recvfrom(2048)[0])
+        assert acked == 1 and [c[1:] for c in cmds] == [(codec.OP_UPDATE, 0, rel.version)]  # the offer rides on it
+        state, _ = commands.apply({}, cmds)
+        assert state["upd"] == rel.version  # what firmware/update.py fetches next
+        u.sendto(fetch.encode_request(KEY, 42, fetch.K_MANIFEST, rel.version, 0, 0), addr)
+        req = fetch.parse_request(fetch.encode_request(KEY, 42, fetch.K_MANIFEST, rel.version, 0, 0))
+        total, result, data = fetch.parse_reply(KEY, 42, u.recvfrom(2048)[0], *req[1:5])
+        assert result == fetch.R_OK and bytes(fetch.open_manifest(KEY, 42, bytes(data))) == rel.body
+    finally:
+        p.terminate()
+        p.wait(10)
+    err = p.stderr.read()
+    assert f"serving release 1.0.1 for m5stack-core2 (x64): {site / 'core2-1.0.1.fnu'}" in err
+    assert "offered 1.0.1 to device 42 (command 1)" in err
+
+
+def _collect(*args):
+    return cli_main(["collect", "--udp", "-1", "--tcp", "-1", "--http", "-1", "--duration", "0.1", *args])
+
+
+def test_cli_collect_releases_bad_input_is_one_line(home, tmp_path, capsys):
+    def err():
+        e = capsys.readouterr().err.strip()
+        assert e.startswith("error: ") and "\n" not in e, e
+        return e
+
+    Registry(home / "registry.sqlite").add_device(42, KEY, board="m5stack-core2")
+    assert _collect("--releases", str(tmp_path / "nope")) == 2
+    assert f"release directory {tmp_path / 'nope'} does not exist" in err()
+    site = tmp_path / "site"
+    path = release.write(small_release("1.0.1"), site / "a.fnu")
+    assert _collect("--releases", str(path)) == 2 and "is a file" in err()
+    (site / "junk.fnu").write_bytes(b"not a zip")
+    assert _collect("--releases", str(site)) == 3 and "junk.fnu: not a fieldnode release" in err()
+    (site / "junk.fnu").unlink()
+    rezip(path, site / "b.fnu", "manifest.tag", lambda b: bytes(32))
+    assert _collect("--releases", str(site)) == 3 and "b.fnu: the release tag does not verify" in err()
+    release.write(small_release("1.0.1"), site / "b.fnu")
+    assert _collect("--releases", str(site)) == 3 and "release 1.0.1 for m5stack-core2 is also in a.fnu" in err()
+    (site / "b.fnu").unlink()
+    assert _collect("--releases", str(site), "--offer", "42") == 2 and "is not DEVICE=VERSION" in err()
+    assert _collect("--releases", str(site), "--offer", "42=1.0.2") == 2 and "no release 1.0.2 for device 42" in err()
+    assert _collect("--releases", str(site), "--offer", "43=1.0.1") == 2 and "device 43 is not in the registry" in err()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _collect("--releases", str(empty)) == 0
+    assert f"no releases in {empty} yet" in capsys.readouterr().err

@@ -194,6 +194,30 @@ def releases_dir() -> Path:
     return home() / "releases"
 
 
+def load_dir(path, key: bytes | None = None) -> list:
+    """Every release in a directory of them (``*.fnu``, as ``fieldnode release`` writes), each checked as load()
+    checks one; the first that is missing, malformed or ambiguous raises an error naming it. An empty directory
+    gives []: a collector serves the releases written into it later."""
+    d = Path(path)
+    if not d.exists():
+        raise UsageError(f"release directory {d} does not exist",
+                         "give the directory fieldnode release wrote to (-o DIR/NAME.fnu), default "
+                         f"{releases_dir()}")
+    if not d.is_dir():
+        raise UsageError(f"release directory {d} is a file", "give the directory that holds the .fnu files")
+    out, seen = [], {}
+    for p in sorted(d.glob("*" + SUFFIX)):
+        key = key if key is not None else release_key()
+        rel = load(p, key)
+        other = seen.get((rel.board, rel.version))
+        if other is not None:  # the collector could not tell which of the two a device is fetching
+            raise ReleaseError(f"{p}: release {rel.name} for {rel.board} is also in {other.name}",
+                               "a version is released once; move one of them away")
+        seen[(rel.board, rel.version)] = p
+        out.append(rel)
+    return out
+
+
 def default_path(rel: Release) -> Path:
     return releases_dir() / f"{rel.board}-{rel.arch}-{rel.name}{SUFFIX}"
 

@@ -69,7 +69,8 @@ def offer(args, rel, path, devices) -> dict:
 
     if path.parent.resolve() != release_dir().resolve():
         raise UsageError(f"--offer needs the release where the collector serves from; {path} is elsewhere",
-                         f"leave out -o, or copy the file into {release_dir()}")
+                         f"leave out -o, copy the file into {release_dir()}, or serve its directory: fieldnode "
+                         f"collect --releases {path.parent} --offer DEVICE={rel.name}")
     reg = Registry(args.registry) if args.registry else Registry()
     col = Collector(args.db or home() / "collector.sqlite", reg)
     try:
