@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from core.detector import ACTIVE, CLEARED, FLAT, RAISED, STATE_SIZE, WARMUP, Detector, validate
+from core.detector import ACTIVE, CLEARED, FLAT, RAISED, REL, STATE_SIZE, WARMUP, Detector, validate
 from core.usage import UsageMeter
 
 
@@ -63,6 +63,13 @@ def test_flat_line_raises_when_the_signal_goes_quiet_and_clears_when_it_returns(
     cfg.pop("flat")
     d = Detector(cfg)
     assert not any(d.update(x) & RAISED for x in xs[:380])  # without the trigger a quiet signal is no anomaly
+
+
+def test_a_spike_is_never_a_flat_line_reading():
+    xs = [20000 if i % 100 == 0 else 0 for i in range(1000)]  # rare spikes on a flat floor (NAB's spike density)
+    d = Detector({"warmup": 100, "spread_shift": 10, "raise": 4, "clear": 1.5, "flat": 4, "flat_shift": 3})
+    evs = [d.update(x) for x in xs]
+    assert any(e & REL for e in evs) and not any(e & REL and e & FLAT for e in evs)
 
 
 def test_state_round_trip_continues_identically():

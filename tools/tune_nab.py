@@ -1,6 +1,6 @@
 """Choose a detector config on the NAB subset honestly: a grid, scored in-sample and leave-one-file-out.
 
-    .venv/bin/python tools/tune_nab.py [--data ../shared/data] [--grid small|full] [--json]
+    .venv/bin/python tools/tune_nab.py [--data ../shared/data] [--grid small|full] [--jobs N] [--json]
 
 The firmware detector (``firmware/core/detector.py``, the same code the device and ``fieldnode detect`` run;
 tests/test_core_detect.py proves CPython and MicroPython agree) runs in this process over every file for every
@@ -47,7 +47,7 @@ GRIDS = {
         "raise": [4.0, 6.0, 9.0, 12.0, 16.0],
         "kn": [(1, 1), (2, 3)],
         "holdoff": [0, 200, 500, 1000],
-        "flat": [None, (4.0, 4), (8.0, 4), (4.0, 6)],  # (flat, flat_shift); None: no flat-line trigger
+        "flat": [None, (4.0, 4), (8.0, 4), (4.0, 6), (4.0, 3)],  # (flat, flat_shift); None: no flat-line trigger
     },
 }
 
@@ -107,9 +107,19 @@ def _totals(parts):
             "missed": sum(p["fn"] for p in parts), "fp": sum(p["fp"] for p in parts)}
 
 
-def evaluate(files, configs):
+def _run_all(files, configs, jobs):
+    if jobs <= 1:
+        return [run_config(files, c) for c in configs]
+    from functools import partial
+    from multiprocessing import Pool
+
+    with Pool(jobs) as pool:  # map keeps the order of configs, so ties resolve as in one process
+        return pool.map(partial(run_config, files), configs, chunksize=8)
+
+
+def evaluate(files, configs, jobs=1):
     """In-sample best and leave-one-file-out held-out score over ``configs`` (a list)."""
-    table = [run_config(files, c) for c in configs]
+    table = _run_all(files, configs, jobs)
     scores = [ev.normalised(t) for t in table]
     best = max(range(len(configs)), key=lambda j: scores[j])
     held, chosen = [], []
@@ -133,6 +143,7 @@ def main(argv=None):
     ap.add_argument("--grid", choices=sorted(GRIDS), default="small")
     ap.add_argument("--config", help="also score this config file as it is (default: the shipped one)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="processes to run configs in (default 1)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "nab" / "windows.json").exists():
@@ -142,7 +153,7 @@ def main(argv=None):
     base = detect.load_config(args.config)
     configs = list(grid_configs(base, GRIDS[args.grid]))
     print(f"  {len(configs)} configs x {len(files)} files ...", file=sys.stderr)
-    res = {"shipped": _totals(run_config(files, base)), **evaluate(files, configs)}
+    res = {"shipped": _totals(run_config(files, base)), **evaluate(files, configs, args.jobs)}
     if args.json:
         print(json.dumps(res, indent=2, default=str))
         return 0

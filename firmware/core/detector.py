@@ -23,7 +23,8 @@ What it does on each ``update(x)`` (x is clamped to +-(2**24 - 1)):
 - **Absolute thresholds**: a hit when x > ``high`` or x < ``low``.
 - **Rate of change**: a hit when |x - previous| > ``roc`` (absolute) or > ``roc_rel`` spreads.
 - **Flat line**: a fast spread F (``D``'s EWMA with ``flat_shift``) against the slow one: a hit when D / F >=
-  ``flat`` (the signal went quiet: a stuck sensor, a stopped machine), while D is above ``min_spread``.
+  ``flat`` (the signal went quiet: a stuck sensor, a stopped machine), while D is above ``min_spread`` and the
+  reading is not itself a relative hit.
 - **Debounce and hysteresis**: the alarm is raised when at least ``k`` of the last ``n`` updates hit; it clears
   when at least ``k`` of the last ``n`` updates were back inside the clear levels (z < ``clear``,
   ``low + hysteresis`` <= x <= ``high - hysteresis``, no flat line). After a raise, no new raise for ``holdoff``
@@ -266,8 +267,10 @@ class Detector:
                     ev |= ROC
                 if self._rocrel is not None and _z(dx << 4, eff) >= self._rocrel:
                     ev |= ROC
-            # the fast spread is the one before this update: one sample cannot make a flat line
-            if self._flat is not None and self.spread > self._floor and _z(self.spread, self.fast) >= self._flat:
+            # the fast spread is the one before this update: one sample cannot make a flat line; and a reading
+            # that is itself a spike is not a quiet one (a signal of rare spikes on a flat floor is not stuck)
+            if self._flat is not None and not ev & REL and self.spread > self._floor \
+                    and _z(self.spread, self.fast) >= self._flat:
                 ev |= FLAT
             if ev:
                 ev |= HIT
