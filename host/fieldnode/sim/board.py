@@ -54,6 +54,11 @@ CHIP_NAMES = {"esp32": "ESP32", "esp32s3": "ESP32S3", "esp32c3": "ESP32C3"}
 DEFAULT_BOOT_MS = 70
 DEFAULT_FREQ = 160_000_000  # the ESP32 port's default CPU clock (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ_160)
 POWER_LOSS = ("powercut", "brownout", "pin_reset")
+# The simulator counts no CPU time: code runs in zero virtual time and the clock moves when the firmware sleeps. A
+# program that waits by reading the clock (while ticks_diff(ticks_ms(), t0) < n: pass) must still see it move, so a
+# clock read that finds the clock where the previous read left it (nothing slept in between) moves it on by about
+# what one such poll takes in MicroPython bytecode on a 160 MHz ESP32 (an estimate, not a measurement).
+CLOCK_POLL_US = 20
 
 
 @dataclass
@@ -104,7 +109,8 @@ class VirtualBoard:
         self.events: list[dict] = []
         self.on_event = None  # callable(event dict), e.g. a CLI printing them
         self.energy = Energy(self.board, self.clock.now_ms())
-        self.wifi = WifiModel(self.mac, self.scenario.get("wifi"), on_state=self._wifi_state)
+        self.wifi = WifiModel(self.mac, self.scenario.get("wifi"), on_state=self._wifi_state,
+                              now_ms=self.clock.now_ms())
         self.reset_cause, self.wake_reason = PWRON_RESET, 0
         self.rtc_memory = b""
         self.rtc_offset_ms = 0  # the firmware's wall time = clock + offset (0: a board whose RTC was set)
@@ -118,6 +124,11 @@ class VirtualBoard:
         self._wdt = None  # [timeout_ms, deadline_ms]
         self._wake = {"ext0": None, "ext1": None, "pins": {}}
         self._pin_schedule: list[tuple[int, int, int]] = []  # (t_ms, pin, level)
+        self._irq_pins: dict[int, int] = {}  # pin -> edges the program's Pin.irq wants (1 rising, 2 falling)
+        self._edges: list[tuple[int, int, int]] = []  # (t_us, pin, level) not yet fetched by the program
+        self._edge_evt = threading.Event()
+        self._frac_us = 0  # microseconds past the clock's millisecond: ticks_us and the program's timers need them
+        self._last_read_us = None  # where the program's last clock read found the clock (CLOCK_POLL_US)
         self._cut_after_writes = None
         self._cut_at_ms = None
         self._asleep = None  # the last headless cycle, when it ended in a deep sleep not yet slept through
@@ -126,6 +137,7 @@ class VirtualBoard:
         i2c, uart, adc = self._peripherals(sensors, modem, env)
         self.modem = uart.get(self._modem_uart_id()) if self.board["modem"] else None
         self.bus = HwBus(self.clock, i2c=i2c, uart=uart, adc=adc, on_event=self._fw_event, on_pin=self._on_pin)
+        self.bus.pending = lambda: bool(self._edges)
         boardbus.install(self, self.bus)
         self.boot_ms = int(self.board.get("boot_ms", DEFAULT_BOOT_MS))
 
@@ -207,7 +219,7 @@ class VirtualBoard:
     # -- what the ops ask of the board --------------------------------------------------------------------------
     def boot_info(self) -> dict:
         return {"mode": self.mode, "reset_cause": self.reset_cause, "wake_reason": self.wake_reason,
-                "uid": self.mac.hex(), "board": self.board.name, "freq": self.freq}
+                "uid": self.mac.hex(), "board": self.board.name, "chip": self.board.chip, "freq": self.freq}
 
     def tick(self):
         """Before every bus request: a watchdog that ran out, a power cut due at this virtual time."""
@@ -243,14 +255,55 @@ class VirtualBoard:
 
     def sleep(self, ms: int):
         """time.sleep_ms on the board: wall time in real-time mode, otherwise the virtual clock jumps."""
-        if self.clock.realtime:
-            self._stop.wait(ms / 1000.0 / max(self.clock.speed, 1e-6))
-        else:
+        self.wait_until_us(self.mono_us() + ms * 1000, stop_on_edge=False)
+
+    # -- the clock in microseconds, as the program's time.ticks_us and machine.Timer see it ------------------------
+    def mono_us(self) -> int:
+        return self.clock.now_ms() * 1000 + self._frac_us
+
+    def _advance_us(self, us: int):
+        """Move the virtual clock ``us`` on (sub-millisecond parts kept here), applying scheduled pin levels."""
+        ms, self._frac_us = divmod(self._frac_us + us, 1000)
+        if ms:
             self.advance(ms)
         now = self.clock.now_ms()
+        self._apply_pins(now)
         for dev in self.bus.uart.values():
             dev.poll(now)
+
+    def read_clock_us(self) -> int:
+        """The clock for a time.ticks_*/time.time read: a read at the instant of the previous one costs
+        CLOCK_POLL_US, so that a loop polling the clock moves it (and the timers it waits for come due)."""
+        now = self.mono_us()
+        if now == self._last_read_us and not self.clock.realtime:
+            self._advance_us(CLOCK_POLL_US)
+            now = self.mono_us()
+        self._last_read_us = now
+        return now
+
+    def wait_until_us(self, end_us: int, cap_us: int = 0, stop_on_edge: bool = True) -> int:
+        """time.sleep on the board: run the clock to ``end_us``, stopping early at ``cap_us`` (the program's next
+        machine.Timer deadline, 0 for none) or, with ``stop_on_edge``, at an input edge its Pin.irq waits for, so
+        that the callback runs at its own time. Scheduled pin changes on the way are applied at theirs. Wall time in
+        real-time mode (a set_pin from another thread ends the wait). Returns the time reached (us)."""
+        stop = min(end_us, cap_us) if cap_us else end_us
+        while not (stop_on_edge and self._edges):
+            now = self.mono_us()
+            if now >= stop:
+                break
+            with self._lock:
+                nxt = self._pin_schedule[0][0] * 1000 if self._pin_schedule else None
+            to = min(stop, nxt) if nxt is not None and nxt > now else stop
+            if self.clock.realtime:
+                self._edge_evt.clear()
+                if (stop_on_edge and self._edges) or self._stop.is_set():
+                    break
+                self._edge_evt.wait((to - now) / 1e6 / max(self.clock.speed, 1e-6))
+                self._apply_pins(self.clock.now_ms())
+            else:
+                self._advance_us(to - now)
         self.tick()
+        return self.mono_us()
 
     def lightsleep(self, ms: int) -> dict:
         now = self.clock.now_ms()
@@ -263,8 +316,8 @@ class VirtualBoard:
         self.log("lightsleep", ms=at - now, wake=wake)
         self.tick()
         edges = [p for (t, p, _) in self._pin_schedule if t <= at]
-        self._apply_pins(at)
-        return {"wake": wake, "t": at, "edges": edges}
+        self._apply_pins(at)  # edges an IRQ waits for reach the program after it wakes (PIN_EDGES)
+        return {"wake": wake, "t": at, "edges": edges, "slept_ms": at - now}
 
     def set_freq(self, hz: int):
         self.freq = hz
@@ -299,16 +352,43 @@ class VirtualBoard:
 
     # -- pins and wake sources ----------------------------------------------------------------------------------
     def set_pin(self, pin: int, level: int, at_ms: int | None = None):
-        """Drive an input pin (a button, an alarm line) now or at a virtual time; it can wake the board."""
+        """Drive an input pin (a button, an alarm line, a sensor's interrupt output) now or at a virtual time. It can
+        wake the board, and it reaches the program's Pin.irq handler while the program runs or sleeps. Safe to call
+        from another thread while the board runs."""
         t = self.clock.now_ms() if at_ms is None else at_ms
-        self._pin_schedule.append((t, pin, 1 if level else 0))
-        self._pin_schedule.sort()
+        with self._lock:
+            self._pin_schedule.append((t, pin, 1 if level else 0))
+            self._pin_schedule.sort()
         self._apply_pins(self.clock.now_ms())
+        self._edge_evt.set()  # a real-time wait looks at the schedule again
 
     def _apply_pins(self, now):
-        while self._pin_schedule and self._pin_schedule[0][0] <= now:
-            _, pin, level = self._pin_schedule.pop(0)
+        with self._lock:
+            while self._pin_schedule and self._pin_schedule[0][0] <= now:
+                t, pin, level = self._pin_schedule.pop(0)
+                self.drive_pin(pin, level, t * 1000)
+
+    def drive_pin(self, pin: int, level: int, t_us: int):
+        """The pin's level changes at ``t_us``: an edge its IRQ waits for is queued for the program."""
+        with self._lock:
+            old = self.bus.pins.get(pin, 0)
             self.bus.pins[pin] = level
+            if old != level and self._irq_pins.get(pin, 0) & (1 if level else 2):
+                self._edges.append((t_us, pin, level))
+                self._edge_evt.set()
+
+    def pin_irq(self, pin: int, trigger: int):
+        """The program's Pin.irq: which edges of ``pin`` to report (IRQ_RISING 1 | IRQ_FALLING 2; 0 for none)."""
+        with self._lock:
+            if trigger & 3:
+                self._irq_pins[pin] = trigger & 3
+            else:
+                self._irq_pins.pop(pin, None)
+
+    def take_edges(self) -> list:
+        with self._lock:
+            edges, self._edges = self._edges, []
+        return edges
 
     def _next_wake(self, now: int, ms: int):
         """(wake reason, virtual time) of the first wake source after ``now``; ``ms`` 0 means no timer."""
@@ -361,11 +441,13 @@ class VirtualBoard:
         with self._lock:
             self._end = None
             self.mode = mode
+            # a new process: nothing registered an IRQ yet, and no edge waits for it
+            self._irq_pins, self._edges, self._last_read_us = {}, [], None
         if not soft:
             self._wdt = None
             self._wake = {"ext0": None, "ext1": None, "pins": {}}
             self.freq = DEFAULT_FREQ
-            self.wifi.reset()
+            self.wifi.reset(self.clock.now_ms())
             # esptool may have written a new partition table: read it again, as the bootloader does at reset
             self.partitions = layout_for(self.flash, self.board, self._layout)
             self.ota = Ota(self.flash, self.partitions, rollback=self._layout == "ota")
@@ -401,7 +483,7 @@ class VirtualBoard:
         if reason == "deepsleep":
             self.reset_cause = DEEPSLEEP_RESET
             self.energy.record(now, "mcu", "deep_sleep")
-            self.wifi.reset()
+            self.wifi.reset(now)
             self.energy.record(now, "wifi", "off")
         elif reason in ("reset", "crash", "bootloader"):
             self.reset_cause = HARD_RESET
@@ -574,6 +656,7 @@ class VirtualBoard:
 
     def stop(self) -> None:
         self._stop.set()
+        self._edge_evt.set()  # ends a real-time wait at once
         console, self.console = self.console, None
         self.request_end("stopped")
         if console is not None:

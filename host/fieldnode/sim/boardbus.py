@@ -1,7 +1,8 @@
 """The hardware-bus ops a virtual board adds for its MicroPython process (see ``sim/mpy/_hwbus.py`` for the frames):
-flash blocks for littlefs and esp32.Partition, RTC memory and time, sleep and reset requests, the watchdog,
-Wi-Fi and NVS. Each handler takes the request payload and returns the answer; an ``OSError`` becomes an error
-status that the shim raises. Requests that end the process (deep sleep, reset) kill it before answering.
+flash blocks for littlefs and esp32.Partition, RTC memory and time, the microsecond clock and sleeps that stop for
+the program's timers and pin edges, sleep and reset requests, the watchdog, Wi-Fi and NVS. Each handler takes the
+request payload and returns the answer; an ``OSError`` becomes an error status that the shim raises. Requests that
+end the process (deep sleep, reset) kill it before answering.
 """
 
 import errno
@@ -13,6 +14,8 @@ from .flash import PowerCut
 MONO = 0x22
 SLEEP = 0x21
 TIME = 0x20
+MONO_US, WAIT = 0x23, 0x24
+PIN_WRITE, PIN_IRQ, PIN_EDGES = 0x30, 0x32, 0x33
 FLASH_READ, FLASH_PROGRAM, FLASH_ERASE, PARTITIONS, OTA_BOOT, OTA_VALID = 0x60, 0x61, 0x62, 0x63, 0x64, 0x65
 BOOT_INFO, RTC_MEM, RTC_SET = 0x68, 0x69, 0x6A
 DEEPSLEEP, LIGHTSLEEP, RESET, FREQ, WDT_START, WDT_FEED, WAKE_CONF = 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76
@@ -25,9 +28,14 @@ def install(board, bus) -> None:
     """Add the board's ops to ``bus`` and run ``board.tick`` before every request (watchdog, timed faults)."""
     b = board
     ops = {
-        TIME: lambda p: struct.pack(">Q", b.clock.now_ms() + b.rtc_offset_ms),
+        TIME: lambda p: _time(b),
         MONO: lambda p: struct.pack(">Q", b.clock.now_ms()),
+        MONO_US: lambda p: struct.pack(">Q", b.read_clock_us()),
         SLEEP: lambda p: _sleep(b, struct.unpack(">I", p[:4])[0]),
+        WAIT: lambda p: _wait(b, *struct.unpack(">BQQ", p[:17])),
+        PIN_WRITE: lambda p: _pin_write(b, bus, p[0], p[1]),
+        PIN_IRQ: lambda p: (b.pin_irq(p[0], p[1]), b"")[1],
+        PIN_EDGES: lambda p: b"".join(struct.pack(">QBB", *e) for e in b.take_edges()),
         FLASH_READ: lambda p: _flash(b, "read", *struct.unpack(">IH", p[:6])),
         FLASH_PROGRAM: lambda p: _flash(b, "program", struct.unpack(">I", p[:4])[0], bytes(p[4:])),
         FLASH_ERASE: lambda p: _flash(b, "erase", *struct.unpack(">II", p[:8])),
@@ -56,6 +64,25 @@ def install(board, bus) -> None:
         return inner(op, payload)
 
     bus.handle = handle
+
+
+def _time(b) -> bytes:
+    # the RTC's time (time.time) and the clock in us (for the program's timers), one read of the clock
+    us = b.read_clock_us()
+    return struct.pack(">QQ", us // 1000 + b.rtc_offset_ms, us)
+
+
+def _wait(b, rel: int, us: int, cap_us: int) -> bytes:
+    end = b.mono_us() + us if rel else us
+    return struct.pack(">QQ", b.wait_until_us(end, cap_us), end)
+
+
+def _pin_write(b, bus, pin: int, value: int) -> bytes:
+    # Pin.OUT is GPIO_MODE_INPUT_OUTPUT on the ESP32 port (machine_pin.c): an IRQ on an output sees its own writes
+    b.drive_pin(pin, value, b.mono_us())
+    if bus.on_pin:
+        bus.on_pin(pin, value, b.clock.now_ms())
+    return b""
 
 
 def _sleep(b, ms: int) -> bytes:

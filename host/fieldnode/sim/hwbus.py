@@ -6,7 +6,12 @@ sensor models, the modem model and the virtual clock.
 
 Frame, both ways: 1 byte op (request) or status (response), 2 bytes big-endian length, payload.
 Status 0 is success; otherwise an errno the shim raises as ``OSError`` (ENODEV for an I2C NACK, as the ESP32
-port does; EIO for a bus error).
+port does; EIO for a bus error). Bit 0x80 of the status (``PENDING``) says the simulator has events for the program
+(pin edges its ``Pin.irq`` asked for): the shim fetches them with ``PIN_EDGES`` after any request, so they reach it
+whatever the program was doing on the bus (``sim/mpy/_irq.py``).
+
+Time has microseconds here (``MONO_US``, ``WAIT``) where ``TIME``/``SLEEP`` have milliseconds; a bus without a
+board keeps them to whole milliseconds of its clock.
 """
 
 import errno
@@ -23,10 +28,16 @@ UART_READ = 0x11  # id:u8 n:u16 -> data
 UART_ANY = 0x12  # id:u8 -> n:u16
 TIME = 0x20  # -> ms:u64 (virtual epoch milliseconds)
 SLEEP = 0x21  # ms:u32 -> ms:u64 (time after)
+MONO_US = 0x23  # -> us:u64 (the board's clock in microseconds: what ticks_us counts)
+WAIT = 0x24  # rel:u8 us:u64 cap_us:u64 -> now_us:u64 end_us:u64 (sleep to end = now + us if rel else us; stop
+#              early at cap_us when not 0, or at a pin edge the program waits for; see VirtualBoard.wait_until_us)
 PIN_WRITE = 0x30  # pin:u8 value:u8 -> ''
 PIN_READ = 0x31  # pin:u8 -> value:u8
+PIN_IRQ = 0x32  # pin:u8 trigger:u8 -> '' (which edges of an input the program's Pin.irq wants: 1 rising, 2 falling)
+PIN_EDGES = 0x33  # -> (t_us:u64 pin:u8 level:u8)* the edges that happened since the last fetch, oldest first
 ADC_READ = 0x40  # pin:u8 -> raw:u16 (12-bit as the ESP32's ADC reads)
 EVENT = 0x50  # text -> '' (state changes for the energy timeline and the log)
+PENDING = 0x80  # status bit: events wait for the program (PIN_EDGES)
 
 
 class HwBus:
@@ -41,6 +52,7 @@ class HwBus:
         self.on_pin = on_pin  # callable(pin, value, now_ms)
         self.on_event = on_event  # callable(text, now_ms)
         self.on_sleep = on_sleep  # callable(ms): advance others (modem sockets) as time passes
+        self.pending = None  # callable() -> bool: events wait for the program (sets PENDING in every answer)
         # Extra ops a board adds (flash blocks, RTC memory, sleep/reset, Wi-Fi, NVS: see sim/boardbus.py):
         # op -> callable(payload) -> bytes, looked up before the built-in ops so a board can refine one.
         self.ops: dict = {}
@@ -90,7 +102,9 @@ class HwBus:
                 try:
                     status, out = 0, self.handle(op, payload or b"")
                 except OSError as e:
-                    status, out = e.errno or errno.EIO, b""
+                    status, out = (e.errno or errno.EIO) & 0x7F, b""
+                if self.pending is not None and self.pending():
+                    status |= PENDING
                 conn.sendall(bytes([status]) + struct.pack(">H", len(out)) + out)
         except (ConnectionError, OSError):
             return
@@ -134,6 +148,25 @@ class HwBus:
             for dev in self.uart.values():
                 dev.poll(t)
             return struct.pack(">Q", t)
+        if op == MONO_US:
+            return struct.pack(">Q", now * 1000)
+        if op == WAIT:
+            # whole milliseconds on a bare bus: the end rounded up, the cap (a timer) honoured
+            rel, us, cap = struct.unpack(">BQQ", p[:17])
+            end = now * 1000 + us if rel else us
+            stop = min(end, cap) if cap else end
+            ms = max(0, -(-(stop - now * 1000) // 1000))
+            if ms:
+                if self.on_sleep:
+                    self.on_sleep(ms)
+                t = self.clock.advance(ms)
+                for dev in self.uart.values():
+                    dev.poll(t)
+            return struct.pack(">QQ", self.clock.now_ms() * 1000, end)
+        if op == PIN_IRQ:
+            return b""  # a bare bus drives no inputs: no edges to report
+        if op == PIN_EDGES:
+            return b""
         if op == PIN_WRITE:
             self.pins[p[0]] = p[1]
             if self.on_pin:

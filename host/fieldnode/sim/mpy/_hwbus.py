@@ -1,8 +1,35 @@
 # The MicroPython side of the virtual board's hardware bus (see host/fieldnode/sim/hwbus.py for the frames).
 # One TCP connection to the host simulator, opened on first use from FIELDNODE_HWBUS=host:port.
+#
+# A request and its answer must not be split by a soft interrupt (sim/mpy/_irq.py): the VM runs scheduled
+# callbacks at any jump, and a callback that used the bus in between would read another request's answer. On the
+# ESP32 these operations are C and run no callbacks. hold()/release() mark such a stretch (call() holds itself);
+# _irq puts its callbacks off until the last release.
 import os
-import socket
 import struct
+import sys
+
+
+def _port_socket():
+    # The simulator's own connection is not the board's network traffic: the unix port's socket module, not the
+    # gated sim/mpy/socket.py (nor loading it: it costs heap the program may not spend on sockets).
+    me = sys.modules.get("socket")
+    if me is not None and hasattr(me, "_builtin"):
+        return me._builtin
+    path = sys.path[:]
+    del sys.path[:]
+    sys.modules.pop("socket", None)
+    try:
+        import socket as s
+    finally:
+        sys.path.extend(path)
+        sys.modules.pop("socket", None)
+        if me is not None:
+            sys.modules["socket"] = me
+    return s
+
+
+socket = _port_socket()
 
 I2C_WRITE = 0x01
 I2C_READ = 0x02
@@ -12,13 +39,20 @@ UART_READ = 0x11
 UART_ANY = 0x12
 TIME = 0x20
 SLEEP = 0x21
+MONO_US = 0x23
+WAIT = 0x24
 PIN_WRITE = 0x30
 PIN_READ = 0x31
+PIN_IRQ = 0x32
+PIN_EDGES = 0x33
 ADC_READ = 0x40
 EVENT = 0x50
 
 _sock = None
-_hdr = bytearray(3)
+_hold = 0
+_in_pending = False
+pending = None  # called when an answer says events wait for the program (status bit 0x80); set by _irq
+resume = None  # called once the last hold() is released; set by _irq while it has callbacks put off
 
 
 def available():
@@ -47,9 +81,22 @@ def _read_exact(s, n):
     return buf
 
 
+def hold():
+    global _hold
+    _hold += 1
+
+
+def release():
+    global _hold
+    _hold -= 1
+    if not _hold and resume is not None:
+        resume()
+
+
 def call(op, payload=b""):
-    global _sock
+    global _sock, _hold, _in_pending
     s = _sock or _connect()
+    _hold += 1
     try:
         s.write(struct.pack(">BH", op, len(payload)) + payload)
         head = _read_exact(s, 3)
@@ -61,8 +108,18 @@ def call(op, payload=b""):
         s.close()
         _sock = None
         raise
-    if status:
-        raise OSError(status)
+    finally:
+        _hold -= 1
+    if status & 0x80 and pending is not None and not _in_pending:
+        _in_pending = True
+        try:
+            pending()
+        finally:
+            _in_pending = False
+    if not _hold and resume is not None:
+        resume()
+    if status & 0x7F:
+        raise OSError(status & 0x7F)
     return data
 
 # Board ops (host side: host/fieldnode/sim/boardbus.py; keep in step)

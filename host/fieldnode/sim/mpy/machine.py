@@ -2,7 +2,9 @@
 # and the machine module pages), routed to the simulator's models over the hardware bus (_hwbus).
 # Same names, signatures and errors: an I2C NACK raises OSError(ENODEV) as the ESP32 port does.
 import _hwbus
+import micropython
 import struct
+import sys
 
 import time
 
@@ -45,13 +47,22 @@ class Pin:
         self.value(0)
 
     def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
-        # Handlers run when the simulator reports an edge on this pin (after a light sleep it woke, or a
-        # sleep_ms); wake=SLEEP/DEEPSLEEP with trigger WAKE_LOW/WAKE_HIGH makes the pin a wake source.
-        self._irq = handler
-        _irqs[self.id] = (self, handler, trigger)
-        if wake:
+        # As the ESP32 port's machine_pin_irq: a level trigger (WAKE_LOW/WAKE_HIGH) with wake= makes the pin a wake
+        # source and registers no handler; otherwise the handler runs, soft, on each edge of the trigger
+        # (IRQ_RISING | IRQ_FALLING by default), whatever the program is doing (sim/mpy/_irq.py); None turns it off.
+        import _irq
+
+        if wake is not None and trigger in (Pin.WAKE_LOW, Pin.WAKE_HIGH):
             _wake_pins[str(self.id)] = [1 if trigger == Pin.WAKE_HIGH else 0, wake]
             _wake_conf()
+            return _IRQ(self)
+        if handler is None:
+            trigger = 0
+            _irq.pins.pop(self.id, None)
+        else:
+            _irq.pins[self.id] = (self, handler)
+        _irqs[self.id] = (self, handler, trigger)
+        _hwbus.call(_hwbus.PIN_IRQ, bytes([self.id, trigger & 3]))
         return _IRQ(self)
 
     def __repr__(self):
@@ -97,8 +108,13 @@ class I2C:
         self.writeto(addr, self._memaddr(memaddr, addrsize) + bytes(buf))
 
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
-        self.writeto(addr, self._memaddr(memaddr, addrsize), False)
-        return self.readfrom(addr, nbytes)
+        # one transaction on the ESP32 (C): no callback between the register write and the read
+        _hwbus.hold()
+        try:
+            self.writeto(addr, self._memaddr(memaddr, addrsize), False)
+            return self.readfrom(addr, nbytes)
+        finally:
+            _hwbus.release()
 
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
         data = self.readfrom_mem(addr, memaddr, len(buf), addrsize=addrsize)
@@ -141,13 +157,18 @@ class UART:
             left -= step
 
     def read(self, nbytes=-1):
-        self._wait()
-        n = self.any()
-        if not n:
-            return None
-        if nbytes is not None and nbytes >= 0:
-            n = min(n, nbytes)
-        return _hwbus.call(_hwbus.UART_READ, struct.pack(">BH", self._id, n))
+        # uart_read_bytes on the ESP32 (C) runs no callback while it waits: they come after it returns
+        _hwbus.hold()
+        try:
+            self._wait()
+            n = self.any()
+            if not n:
+                return None
+            if nbytes is not None and nbytes >= 0:
+                n = min(n, nbytes)
+            return _hwbus.call(_hwbus.UART_READ, struct.pack(">BH", self._id, n))
+        finally:
+            _hwbus.release()
 
     def readinto(self, buf, nbytes=-1):
         want = len(buf) if nbytes is None or nbytes < 0 else nbytes
@@ -159,13 +180,17 @@ class UART:
 
     def readline(self):
         line = b""
-        while True:
-            c = self.read(1)
-            if not c:
-                return line or None
-            line += c
-            if c == b"\n":
-                return line
+        _hwbus.hold()
+        try:
+            while True:
+                c = self.read(1)
+                if not c:
+                    return line or None
+                line += c
+                if c == b"\n":
+                    return line
+        finally:
+            _hwbus.release()
 
     def write(self, buf):
         _hwbus.call(_hwbus.UART_WRITE, bytes([self._id]) + bytes(buf))
@@ -241,6 +266,12 @@ class _IRQ:
     def trigger(self):
         return _irqs.get(self._pin.id, (0, 0, 0))[2]
 
+    def __call__(self):
+        # irq() runs the handler as if the pin had seen its edge (machine_pin_irq_call: the ISR, so scheduled)
+        h = _irqs.get(self._pin.id)
+        if h and h[1]:
+            micropython.schedule(h[1], h[0])
+
 
 def _wake_conf():
     _hwbus.call(_hwbus.WAKE_CONF, json.dumps({"pins": _wake_pins}).encode())
@@ -251,13 +282,6 @@ def _boot_info():
     if _info is None:
         _info = json.loads(_hwbus.call(_hwbus.BOOT_INFO))
     return _info
-
-
-def _run_irqs(edges):
-    for pin_id in edges:
-        h = _irqs.get(pin_id)
-        if h and h[1]:
-            h[1](h[0])
 
 
 def reset_cause():
@@ -295,9 +319,21 @@ def deepsleep(time_ms=0):
 
 
 def lightsleep(time_ms=0):
-    r = json.loads(_hwbus.call(_hwbus.LIGHTSLEEP, struct.pack(">I", max(0, int(time_ms)))))
-    _boot_info()["wake_reason"] = r["wake"]
-    _run_irqs(r.get("edges", ()))
+    # Edges an IRQ waits for during the sleep reach their handlers after it (the answer carries them: _irq).
+    # machine.Timer stands still meanwhile: ESP-IDF "Sleep Modes": in light sleep "digital peripherals ... are
+    # clock-gated" and "their internal state is preserved" (the timer groups are such peripherals).
+    irq = sys.modules.get("_irq")  # loaded once the program used a timer or a pin IRQ
+    _hwbus.hold()
+    try:
+        r = json.loads(_hwbus.call(_hwbus.LIGHTSLEEP, struct.pack(">I", max(0, int(time_ms)))))
+        if irq is not None:
+            irq.pause(r.get("slept_ms", 0) * 1000)
+        _boot_info()["wake_reason"] = r["wake"]
+    finally:
+        _hwbus.release()
+    if irq is not None:
+        time.ticks_us()
+        irq.drain()
 
 
 def sleep(time_ms=0):
@@ -305,7 +341,8 @@ def sleep(time_ms=0):
 
 
 def idle():
-    _hwbus.call(_hwbus.SLEEP, struct.pack(">I", 1))
+    # waits for the next interrupt or tick: a millisecond here, with the program's callbacks
+    time.sleep_ms(1)
 
 
 def reset():
@@ -375,18 +412,11 @@ class WDT:
         _hwbus.call(_hwbus.WDT_FEED)
 
 
-class Timer:
-    ONE_SHOT = 0
-    PERIODIC = 1
+def __getattr__(name):
+    # machine.Timer lives with the rest of the soft-interrupt code (sim/mpy/_irq.py), loaded on first use: its
+    # source costs heap, which a program without timers keeps (the unix port compiles these shims into its heap).
+    if name == "Timer":
+        import _irq
 
-    def __init__(self, id=0, **kw):
-        self._cb = None
-        if kw:
-            self.init(**kw)
-
-    def init(self, *, mode=PERIODIC, period=-1, freq=-1, callback=None):
-        # The unix port has no hardware timers; callbacks are not delivered on the virtual board.
-        self._cb = callback
-
-    def deinit(self):
-        self._cb = None
+        return _irq.Timer
+    raise AttributeError(name)

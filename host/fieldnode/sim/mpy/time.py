@@ -1,6 +1,9 @@
 # time for the virtual board: the same names as the ESP32 port's time module, on the simulator's virtual clock.
 # Without a simulator (FIELDNODE_HWBUS unset) every call goes to the unix port's own time module.
 # Epoch: 1970-01-01, as the ESP32 port since v1.22.
+# Every read of the clock and every sleep also delivers the program's soft interrupts (machine.Timer, Pin.irq):
+# see sim/mpy/_irq.py. Sleeps run in steps that end at the next timer deadline.
+import struct
 import sys
 
 _path = sys.path[:]
@@ -15,32 +18,47 @@ del _path, _me
 
 import _hwbus
 
+_irq = None  # sim/mpy/_irq.py puts itself here once the program uses machine.Timer or Pin.irq (heap until then)
 _PERIOD = 1 << 30  # MICROPY_PY_TIME_TICKS_PERIOD
 _virtual = _hwbus.available()
 
 
 def _now_ms():
+    # the RTC's time; a board answers the clock in us beside it (a bare HwBus only the time)
     d = _hwbus.call(_hwbus.TIME)
-    return int.from_bytes(d, "big")
+    if len(d) >= 16 and _irq is not None:
+        _irq.tick(int.from_bytes(d[8:16], "big"))
+    return int.from_bytes(d[:8], "big")
 
 
-def _mono_ms():
+def _clock():
     # ticks count from the board's clock, not the RTC: RTC.datetime(...) moves time() but not ticks_ms()
-    global _mono_op
-    try:
-        d = _hwbus.call(_mono_op)
-    except OSError:
-        _mono_op = _hwbus.TIME  # a bare HwBus without a board: one clock for both
-        d = _hwbus.call(_mono_op)
-    return int.from_bytes(d, "big")
+    now = int.from_bytes(_hwbus.call(_hwbus.MONO_US), "big")
+    if _irq is not None:
+        _irq.tick(now)
+    return now
 
 
-_mono_op = _hwbus.MONO
-
-
-def _sleep_ms(ms):
-    if ms > 0:
-        _hwbus.call(_hwbus.SLEEP, int(ms).to_bytes(4, "big"))
+def _sleep_us(us):
+    if us <= 0:
+        # sleep_ms(0) yields: the ESP32's delay loop runs pending callbacks once (and some CPU time passes)
+        _clock()
+        if _irq is not None:
+            _irq.drain()
+        return
+    irq = _irq
+    d = _hwbus.call(_hwbus.WAIT, struct.pack(">BQQ", 1, us, irq.next_due() if irq else 0))
+    now = int.from_bytes(d[:8], "big")
+    end = int.from_bytes(d[8:16], "big")
+    if irq is None:
+        return
+    irq.tick(now)
+    while now < end:
+        # the callbacks queued by tick() run here, at the loop's jump, at their own virtual time
+        d = _hwbus.call(_hwbus.WAIT, struct.pack(">BQQ", 0, end, irq.next_due()))
+        now = int.from_bytes(d[:8], "big")
+        irq.tick(now)
+    irq.drain()
 
 
 gmtime = _b.gmtime
@@ -52,10 +70,10 @@ ticks_diff = _b.ticks_diff
 if _virtual:
 
     def ticks_ms():
-        return _mono_ms() & (_PERIOD - 1)
+        return (_clock() // 1000) & (_PERIOD - 1)
 
     def ticks_us():
-        return (_mono_ms() * 1000) & (_PERIOD - 1)
+        return _clock() & (_PERIOD - 1)
 
     def ticks_cpu():
         return ticks_us()
@@ -67,13 +85,13 @@ if _virtual:
         return _now_ms() * 1000000
 
     def sleep_ms(ms):
-        _sleep_ms(ms)
+        _sleep_us(int(ms) * 1000)
 
     def sleep_us(us):
-        _sleep_ms((us + 999) // 1000)
+        _sleep_us(int(us))
 
     def sleep(s):
-        _sleep_ms(int(s * 1000))
+        _sleep_us(int(s * 1000000))
 
     # The ESP32 port has no time zone: localtime() is gmtime() and mktime() its inverse, both in UTC
     # (shared/timeutils). The unix port's own localtime/mktime would apply the host's time zone.
