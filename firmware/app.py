@@ -214,7 +214,9 @@ class App:
             from net.bg9x import BG9x as Modem
         pk = b.pin("pwrkey")
         pwrkey = machine.Pin(pk, machine.Pin.OUT, value=0) if pk is not None else None
-        return Modem(b.modem_uart(), lc, pwrkey=pwrkey)
+        d = b.pin("dtr")  # the link sets its level (and releases the hold the last cycle left on it)
+        dtr = machine.Pin(d, machine.Pin.OUT) if d is not None else None
+        return Modem(b.modem_uart(), lc, pwrkey=pwrkey, dtr=dtr)
 
     def uplink(self, b, cfg, q, now):
         from proto import codec, commands

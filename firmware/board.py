@@ -6,6 +6,7 @@
     b.errors                              # {"qmp6988": "QMP6988: no answer at I2C address 0x70"} for absent parts
     uart = b.modem_uart()                 # machine.UART on the modem's pins, or None on a Wi-Fi-only board
     b.pin("pwrkey")                       # the modem's PWRKEY GPIO (None if the board has none)
+    b.pin("dtr")                          # the modem's DTR GPIO (None: not wired, UART sleep stays off)
 
 Kept lean for the wake path: json and machine only; each driver module is imported when its sensor is built.
 A sensor that does not answer does not stop the others: its error is kept in ``errors`` and reported.
@@ -31,9 +32,9 @@ class Board:
         self._buses = {}
 
     def pin(self, name):
-        """A named GPIO: "pwrkey" (modem), "sensor_power", or any key of the board's "pins" object."""
-        if name == "pwrkey":
-            return (self.data.get("modem") or {}).get("pwrkey")
+        """A named GPIO: "pwrkey" or "dtr" (modem), "sensor_power", or any key of the board's "pins" object."""
+        if name in ("pwrkey", "dtr"):
+            return (self.data.get("modem") or {}).get(name)
         if name == "sensor_power":
             return self.data.get("sensor_power_pin")
         return (self.data.get("pins") or {}).get(name)

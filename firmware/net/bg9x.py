@@ -44,9 +44,17 @@ class BG9x(Cellular):
     CCID = b"AT+QCCID"  # AT Commands Manual, AT+QCCID "Show ICCID": +QCCID: <ICCID>
     CCID_PREFIX = b"+QCCID: "
     RECV_URC = b'+QIURC: "recv"'
+    # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 1 = enable; with a UART host the module sleeps while
+    # DTR is high (or open) and DTR low wakes it (BG96/BG77 Hardware Design 3.4.1). Sent only on boards with a DTR
+    # pin (cellular.py).
+    SLEEP_ON = b"AT+QSCLK=1"
+    # DTR low to a UART that answers: not published for the BG95/BG96/BG77. Quectel's GSM UART Application Note 6.2
+    # gives "about 600ms" for its GSM modules, so no fixed wait: the first AT is retried every 300 ms for up to
+    # 1.5 s before the modem counts as off (and PWRKEY is pressed).
+    DTR_SYNC_MS = 1500
 
-    def __init__(self, uart, cfg=None, pwrkey=None, at=None):
-        Cellular.__init__(self, uart, cfg, pwrkey, at)
+    def __init__(self, uart, cfg=None, pwrkey=None, at=None, dtr=None):
+        Cellular.__init__(self, uart, cfg, pwrkey, at, dtr)
         self.at.on(b"+QIURC:", self._on_qiurc)
         self.stale = False
 

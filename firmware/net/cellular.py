@@ -2,7 +2,8 @@
 # A family driver (net/sim7080g.py, net/bg9x.py) subclasses Cellular and supplies power-on timing, network and
 # band selection, the data context and the sockets in its own dialect.
 #
-#     link = SIM7080G(machine.UART(1, 115200), {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT))
+#     link = SIM7080G(machine.UART(1, 115200), {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT),
+#                     dtr=machine.Pin(27, machine.Pin.OUT))
 #     if link.up(120000):
 #         reply = link.send(record, 5000)
 #     link.down(psm=True)
@@ -10,6 +11,13 @@
 # up() is a state machine over what the modem says, not over what this object remembers: after a deep sleep the
 # firmware starts from nothing, finds the modem awake in PSM or registered, and skips what is already done
 # (a wake from PSM needs no new attach and no new context).
+#
+# UART sleep (only with a dtr pin): the module's own sleep between paging occasions (SIM7080G AT+CSCLK=1, BG9x
+# AT+QSCLK=1; SLEEP_ON) is what brings its idle current from several mA down to its DRX/eDRX figure during the PSM
+# active time (T3324) and in eDRX. With it on, the module sleeps while DTR is high and its UART then hears nothing;
+# DTR low wakes it. So up() first drives DTR low (awake), waits DTR_WAKE_MS and then talks; a module left asleep
+# with DTR high by the previous cycle answers like any other. up() turns the sleep on; down() drives DTR high (may
+# sleep) and holds that level through the MCU's deep sleep.
 import time
 from micropython import const
 
@@ -30,11 +38,15 @@ class Cellular(L.Link):
     RECV_URC = b""  # the URC that announces received data
     # Automatic time zone update from NITZ (TS 27.007 section 8.40): the network's time reaches the modem's clock
     TIME_UPDATE = b"AT+CTZU=1"
+    SLEEP_ON = None  # the family's command that lets the module sleep while DTR is high (see the top of this file)
+    DTR_WAKE_MS = 0  # after DTR goes low, before the first command
+    DTR_SYNC_MS = 600  # how long the first AT after DTR low may go unanswered before the modem counts as off
 
-    def __init__(self, uart, cfg=None, pwrkey=None, at=None):
+    def __init__(self, uart, cfg=None, pwrkey=None, at=None, dtr=None):
         L.Link.__init__(self, cfg)
         self.at = at or AT(uart, banners=self.BANNERS)
         self.pwrkey = pwrkey
+        self.dtr = dtr
         self.ident = {"iccid": None, "imsi": None, "imei": None, "fw": None}
         self.stat = None
         self.rssi = 99
@@ -102,10 +114,18 @@ class Cellular(L.Link):
         dl = time.ticks_add(time.ticks_ms(), deadline_ms)
         self.last_error = None
         try:
+            self._dtr_low()
             if not self._power_on(dl):
                 return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
             self._try(b"ATE0", 300, dl)
             self._try(b"AT+CMEE=1", 300, dl)
+            if self.dtr is not None and self.SLEEP_ON:
+                # UART sleep on, now that the modem answers: it takes effect only while DTR is high, i.e. after
+                # down(). Sent on every up(): the modules start with it off (a restart clears it). Without a dtr
+                # pin it is never sent: nothing could wake the module, whose DTR input would sit high (not
+                # driven; BG96 Hardware Design 3.4.1 lets the module sleep with DTR "high level or ... open"), and
+                # once asleep its UART would never answer again.
+                self._try(self.SLEEP_ON, 300, dl)
             if self.pwrkey is None and self._radio_off(dl):
                 # down() left the radio off with AT+CFUN=0 (see there); full functionality again (TS 27.007 8.2;
                 # the manuals give CFUN up to 10 s)
@@ -141,7 +161,7 @@ class Cellular(L.Link):
             return self._fail("modem error: %s" % e)
 
     def _power_on(self, dl):
-        if self.at.sync(600, dl):
+        if self.at.sync(600 if self.dtr is None else self.DTR_SYNC_MS, dl):
             return True
         if self.pwrkey is None:
             return self.at.sync(max(0, min(self.BOOT_MS, self._left(dl))), dl)
@@ -303,14 +323,41 @@ class Cellular(L.Link):
         self.rx = False
         return self._recv(time.ticks_add(time.ticks_ms(), 5000))
 
+    # -- DTR ----------------------------------------------------------------------------------------------
+    def _dtr_low(self):
+        # Awake: DTR low wakes a module in UART sleep and keeps it awake (SIM7080G: LilyGO's T-SIM7080G sleep
+        # examples, "Pulling DTR low in this mode can wake up the module"; BG96/BG77 Hardware Design 3.4.1,
+        # "Driving the host DTR to low level will wake up the module"). The pad hold left by down() is released
+        # with it (after a deep sleep the ESP32 keeps a held pad at its level until the hold is released).
+        if self.dtr is None:
+            return
+        _drive(self.dtr, 0, False)
+        if self.DTR_WAKE_MS:
+            time.sleep_ms(self.DTR_WAKE_MS)
+
+    def _dtr_high(self):
+        # May sleep: DTR high, held through the MCU's deep sleep. Without the hold the ESP32 lets the pin float in
+        # deep sleep (MicroPython esp32 quickref, deep-sleep mode: "Non-RTC GPIO pins will be disconnected by
+        # default"), and whatever the board's level converter makes of a floating line decides whether the module
+        # sleeps. LilyGO's T-SIM7080G MinimalModemAndEspSleep does the same (gpio_hold_en on DTR high).
+        if self.dtr is not None:
+            _drive(self.dtr, 1, True)
+
     # -- down ---------------------------------------------------------------------------------------------
     def down(self, psm=True):
+        try:
+            self._down(psm)
+        finally:
+            self._dtr_high()
+
+    def _down(self, psm):
         dl = time.ticks_add(time.ticks_ms(), 15000)
         try:
             if self.sock:
                 self._close(dl)
             if psm and self.psm is not None and self.psm["active_s"] is not None:
                 # The modem enters PSM by itself when T3324 runs out after the last traffic; nothing to send.
+                # Until then it is idle, asleep between paging occasions once DTR is high (UART sleep above).
                 self.active = False
                 return
             if self.pwrkey is None:
@@ -389,6 +436,23 @@ class Cellular(L.Link):
 
     def _power_off(self, dl):
         raise NotImplementedError
+
+
+def _drive(pin, level, hold):
+    # Set the DTR pin's level and its pad hold (MicroPython esp32 Pin.init(..., hold=): the pad keeps its level
+    # while held, through deep sleep on an RTC GPIO; other pads also need esp32.gpio_deep_sleep_hold(True)).
+    try:
+        pin.init(value=level, hold=hold)
+    except TypeError:  # a port whose Pin has no pad hold (the host's virtual board): the level alone
+        pin.value(level)
+        return
+    if hold:
+        try:
+            import esp32
+
+            esp32.gpio_deep_sleep_hold(True)
+        except (ImportError, AttributeError):  # not an ESP32, or a chip whose held pads need nothing more
+            pass
 
 
 def _digits(lines, prefix, least):

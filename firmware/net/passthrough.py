@@ -5,6 +5,9 @@
 #     p.at("AT+CSQ", 2000, 1, 115200)          # prints the modem's reply lines until its final result code
 #     p.diagnose("sim7080g", 1, 115200, 4, '{"apn": "soracom.io"}', 60000)   # prints one JSON line of facts
 #
+# On a board that wires the modem's DTR (``dtr`` below) the modem may be asleep with DTR high, its UART deaf, left
+# so by the application's last cycle (net/cellular.py, UART sleep): DTR is driven low first, which wakes it.
+#
 # Output is text, one reply line per printed line; bytes that are not printable ASCII are shown as \xNN so a
 # garbled modem never breaks the host's terminal.
 import sys
@@ -39,9 +42,20 @@ def _final(line):
     return line in _FINALS or line.startswith(b"+CME ERROR:") or line.startswith(b"+CMS ERROR:")
 
 
-def at(line, timeout_ms=5000, uart_id=1, baud=115200, tx=None, rx=None):
+def _wake(dtr):
+    if dtr is not None:
+        from machine import Pin
+
+        from net.cellular import _drive
+
+        _drive(Pin(dtr, Pin.OUT), 0, False)
+        time.sleep_ms(50)  # TinyGSM's SIM70xx figure; a BG9x that needs longer makes the first try time out
+
+
+def at(line, timeout_ms=5000, uart_id=1, baud=115200, tx=None, rx=None, dtr=None):
     # Send one command line and print every line until a final result code, a '>' prompt or the timeout.
     u = _open(uart_id, baud, tx, rx)
+    _wake(dtr)
     buf = b""
     while u.any():  # what was waiting (URCs) is shown first, as the modem said it
         buf += u.read(u.any())
@@ -70,7 +84,7 @@ def at(line, timeout_ms=5000, uart_id=1, baud=115200, tx=None, rx=None):
         time.sleep_ms(10)
 
 
-def diagnose(modem, uart_id, baud, pwrkey, cfg_json, deadline_ms):
+def diagnose(modem, uart_id, baud, pwrkey, cfg_json, deadline_ms, dtr=None):
     # Run the real driver's up() and print its facts (identity, registration history, signal, errors) as JSON.
     import json
 
@@ -83,7 +97,7 @@ def diagnose(modem, uart_id, baud, pwrkey, cfg_json, deadline_ms):
         from net.sim7080g import SIM7080G as Link
     else:
         from net.bg9x import BG9x as Link
-    link = Link(u, cfg, pwrkey=pin)
+    link = Link(u, cfg, pwrkey=pin, dtr=Pin(dtr, Pin.OUT) if dtr is not None else None)
     t0 = time.ticks_ms()
     ok = link.up(deadline_ms)
     info = link.info()

@@ -2,7 +2,8 @@
 #
 #     from net.sim7080g import SIM7080G
 #     uart = machine.UART(1, 115200, tx=17, rx=16)
-#     link = SIM7080G(uart, {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT))
+#     link = SIM7080G(uart, {"apn": "soracom.io"}, pwrkey=machine.Pin(4, machine.Pin.OUT),
+#                     dtr=machine.Pin(27, machine.Pin.OUT))   # dtr: only where the board wires the modem's DTR
 #     if link.up(120000):
 #         print(link.send(b"hello", 5000))
 #     link.down()
@@ -36,9 +37,16 @@ class SIM7080G(Cellular):
     RECV_URC = b"+CADATAIND:"
     # Manual, AT+CLTS "Get Local Timestamp": 1 = update the RTC from the network's time; AT+CCLK? reads it
     TIME_UPDATE = b"AT+CLTS=1"
+    # Manual, AT+CSCLK "Configure Slow Clock": 1 = the module may enter sleep mode, controlled by DTR (high: it
+    # sleeps and its serial port stops answering; low: it wakes). Sent only on boards with a DTR pin (cellular.py).
+    SLEEP_ON = b"AT+CSCLK=1"
+    # DTR low to the first command. SIMCom's SIM7080G documents we could reach give no figure; TinyGSM's SIM70xx
+    # client: pull DTR low "for at least 50ms" to reestablish communication (SIMCom's SIM802 Hardware Design 3.6.4:
+    # the serial port is active "about 40mS" after DTR low). The AT sync that follows retries anyway.
+    DTR_WAKE_MS = 50
 
-    def __init__(self, uart, cfg=None, pwrkey=None, at=None):
-        Cellular.__init__(self, uart, cfg, pwrkey, at)
+    def __init__(self, uart, cfg=None, pwrkey=None, at=None, dtr=None):
+        Cellular.__init__(self, uart, cfg, pwrkey, at, dtr)
         self.at.on(b"+CADATAIND:", self._on_data)  # Manual, AT+CAOPEN: data arrived on <cid>
         self.at.on(b"+CASTATE:", self._on_state)  # Manual, AT+CASTATE: <cid>,0 = closed by the network
         self.at.on(b"+APP PDP:", self._on_pdp)  # Manual, AT+CNACT: +APP PDP: <pdpidx>,ACTIVE|DEACTIVE

@@ -109,6 +109,8 @@ TOP_OPTIONAL = ("usb", "battery", "sensor_power_pin", "sensor_settle_ms", "pins"
                 "notes")
 I2C_SENSORS = SENSORS - {"adc"}
 ADC_KINDS = {"ct", "light"}
+# ESP-IDF GPIO reference (ESP32): "GPIO34-39 can only be set as input mode"
+INPUT_ONLY_ESP32 = (34, 35, 36, 37, 38, 39)
 AXP192_RAILS = {"dcdc1", "dcdc2", "dcdc3", "ldo2", "ldo3", "exten", "dcdc1_mv", "dcdc3_mv", "ldo2_mv", "ldo3_mv"}
 
 
@@ -215,14 +217,18 @@ def validate(d: dict, fname: str) -> None:
     modem = d["modem"]
     if modem is not None:
         if not isinstance(modem, dict):
-            fail("modem", "null (Wi-Fi only) or an object with type, bus, baud, pwrkey")
+            fail("modem", "null (Wi-Fi only) or an object with type, bus, baud, pwrkey, dtr")
         if modem.get("type") not in MODEMS:
             fail("modem.type", f"{modem.get('type')!r} is not one of {sorted(MODEMS)}")
         bus = d["buses"].get(modem.get("bus"))
         if not bus or bus["kind"] != "uart":
             uarts = sorted(n for n, b in d["buses"].items() if b["kind"] == "uart")
             fail("modem.bus", f"{modem.get('bus')!r} is not a uart bus of this board (allowed: {uarts})")
-        use_pin(modem.get("pwrkey"), "modem.pwrkey")
+        for key in ("pwrkey", "dtr"):
+            use_pin(modem.get(key), f"modem.{key}")
+            if d["chip"] == "esp32" and modem.get(key) in INPUT_ONLY_ESP32:
+                fail(f"modem.{key}", f"GPIO{modem[key]} is input-only on the ESP32 (GPIO34-39): the modem's "
+                                     f"{key.upper()} needs an output pin")
     elif not d["wifi"]:
         fail("modem", "null on a board without Wi-Fi: the node would have no link (add a modem or set wifi)")
     use_pin(d.get("sensor_power_pin"), "sensor_power_pin")

@@ -135,6 +135,7 @@ class ModemConsole:
         self.baud = m.get("baud", 115200) if m else 115200
         self.tx, self.rx = bus.get("tx"), bus.get("rx")
         self.pwrkey = m.get("pwrkey") if m else None
+        self.dtr = m.get("dtr") if m else None  # where wired, the passthrough drives it low to wake the modem
 
     def _exec(self, code: str) -> str:
         try:
@@ -152,13 +153,14 @@ class ModemConsole:
         """Send one AT command; return the modem's reply lines up to and including the final result code."""
         cmd = check_at(line)
         out = self._exec(f"import net.passthrough as p\np.at({cmd!r}, {int(timeout_ms)}, {self.uart_id}, "
-                         f"{self.baud}, {self.tx!r}, {self.rx!r})\n")
+                         f"{self.baud}, {self.tx!r}, {self.rx!r}, {self.dtr!r})\n")
         return [ln.rstrip("\r") for ln in out.splitlines() if ln.strip()]
 
     def facts(self, cfg: dict | None = None, deadline_ms: int = 90000) -> dict:
         """Run the firmware driver's up() on the board; its info() with 'up' and 'up_ms' added."""
         out = self._exec(f"import net.passthrough as p\np.diagnose({self.modem!r}, {self.uart_id}, {self.baud}, "
-                         f"{self.pwrkey!r}, {json.dumps(json.dumps(cfg or {}))}, {int(deadline_ms)})\n")
+                         f"{self.pwrkey!r}, {json.dumps(json.dumps(cfg or {}))}, {int(deadline_ms)}, "
+                         f"{self.dtr!r})\n")
         for ln in reversed(out.splitlines()):
             if ln.startswith("{"):
                 return json.loads(ln)

@@ -231,10 +231,13 @@ class VirtualBoard:
             self.request_end("wdt", answer=False)
 
     def _on_pin(self, pin, value, now):
-        """GPIO writes from the firmware: the modem's PWRKEY line reaches the modem model (1 = key pressed)."""
+        """GPIO writes from the firmware: the modem's PWRKEY line (1 = key pressed) and DTR line (1 = high, the
+        module may sleep) reach the modem model."""
         m = self.board["modem"]
         if m and m.get("pwrkey") == pin and self.modem is not None and hasattr(self.modem, "pwrkey"):
             self.modem.pwrkey(value, now)
+        if m and m.get("dtr") == pin and self.modem is not None and hasattr(self.modem, "dtr"):
+            self.modem.dtr(value, now)
 
     def advance(self, ms: int) -> int:
         """Skip ``ms`` of virtual time, stopping wherever the modem changes by itself (PSM entry, a reply due) so

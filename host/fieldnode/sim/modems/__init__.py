@@ -5,7 +5,9 @@
 ``model.on_power(state)`` ("off", "idle", "idle_drx", "idle_edrx", "connected", "tx", "tau", "psm") on every
 change, and ``model.power_figure(state)`` gives (mA, source) for the states whose current depends on the network
 (DRX/eDRX cycle, TAU; ``modems/power.py``). The board routes the PWRKEY GPIO to ``model.pwrkey(level, now_ms)``
-(level 1 = key pressed). ``model.next_change_ms()`` says when it will change by itself (a board that skips virtual
+(level 1 = key pressed) and, where its board file wires one, the DTR GPIO to ``model.dtr(level, now_ms)`` (high: the
+module may sleep once AT+CSCLK=1 / AT+QSCLK=1, and its UART then ignores the host; low: awake; not driven: high).
+``model.next_change_ms()`` says when it will change by itself (a board that skips virtual
 time should ``poll()`` it then): replies, PSM entry, the periodic TAU when the granted T3412 runs out.
 
 Data goes over real sockets to this host: the scenario's ``dns`` maps the names the firmware uses to local

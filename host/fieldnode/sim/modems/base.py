@@ -11,6 +11,11 @@ burst); "tx"; "connected" (RRC connected, no data); "idle" (registered or not, t
 is off, or the UART was used just now); "idle_drx" / "idle_edrx" (registered, RRC idle, the module asleep between
 paging occasions of the DRX cycle / of the granted eDRX cycle's paging time window). ``power_figure(state)`` gives
 the current of the states whose figure depends on the network (``modems/power.py``); the board file gives the rest.
+
+UART sleep and DTR: with the family's sleep switch on (SIM7080G AT+CSCLK=1, Quectel AT+QSCLK=1) the module sleeps
+while its DTR input is high and the host has left the UART alone, and then does not listen on the UART: bytes sent to
+it are lost (``ignored`` counts them) until DTR goes low and the UART is back (``DTR_WAKE_MS``). The board routes the
+modem's DTR GPIO, when its board file wires one, to ``dtr(level, now_ms)``; an undriven DTR reads high.
 """
 
 import re
@@ -82,6 +87,7 @@ class ATModem(UARTDevice):
     BOOT_URCS = (b"RDY",)
     POWER_DOWN_URC = b"NORMAL POWER DOWN"
     PROFILE = None  # modems/power.py: what the module draws in idle and for a TAU (None: no such figures)
+    DTR_WAKE_MS = 50  # from DTR low until a sleeping module's UART listens again (family figure, see there)
 
     def __init__(self, clock, scenario: dict | None = None):
         super().__init__(clock)
@@ -101,6 +107,12 @@ class ATModem(UARTDevice):
         self.busy_until = 0
         self._pressed_at = None
         self.pwrkey_used = False
+        # The DTR line as the host drives it. Not driven (no board wiring, or the MCU not yet up) it reads high:
+        # BG96 Hardware Design 3.4.1 asks for DTR "held in high level or keep it open" for sleep, i.e. open is high.
+        self.dtr_level = 1
+        self.dtr_at = self.t0  # virtual ms of the last DTR change
+        self.uart_back_at = 0  # virtual ms when the UART listens again after DTR went low on a sleeping module
+        self.ignored = 0  # bytes the host sent while the module's UART slept (lost, as on the module)
         self._reset_state()
         self._add_3gpp()
         if self.sc.power_on:
@@ -277,13 +289,44 @@ class ATModem(UARTDevice):
         return "idle"
 
     def _asleep(self, now_ms: int) -> bool:
-        """Idle and asleep between paging occasions: registered, RRC idle, UART sleep enabled and the host quiet.
-        Without UART sleep the module stays awake whatever the DRX cycle (SIM7000 Series Hardware Design V1.09
+        """Idle and asleep between paging occasions: registered, RRC idle, UART sleep enabled, DTR high and the host
+        quiet. Without UART sleep the module stays awake whatever the DRX cycle (SIM7000 Series Hardware Design V1.09
         5.3.2: with AT+CSCLK=0 the module never enters sleep mode; eDRX alone leaves it at its idle current,
         botletics/SIM7000-LTE-Shield#253)."""
-        if self.PROFILE is None or not self.sclk or self.state != "on":
+        if self.PROFILE is None:
             return False
-        return now_ms - self.last_activity >= UART_QUIET_MS and self.registered(now_ms)
+        return self.uart_asleep(now_ms) and self.registered(now_ms)
+
+    def _quiet_since(self) -> int:
+        # the host's last byte or DTR's last change, whichever is later: both keep the module awake (SIM800-family
+        # hardware design: "data on serial port" is an interrupt that keeps it from sleeping)
+        return max(self.last_activity, self.dtr_at)
+
+    def uart_asleep(self, now_ms: int) -> bool:
+        """The module sleeps and its UART does not listen: sleep enabled (AT+CSCLK=1 / AT+QSCLK=1), DTR high, and
+        UART_QUIET_MS without a byte from the host or a DTR change; or DTR went low on a sleeping module less than
+        DTR_WAKE_MS ago (the UART is not back yet)."""
+        if not self.sclk or self.state != "on":
+            return False
+        if not self.dtr_level:
+            return now_ms < self.uart_back_at
+        return now_ms - self._quiet_since() >= UART_QUIET_MS
+
+    def dtr(self, level: int, now_ms: int):
+        """The DTR line as the board's GPIO drives it (1 high: the module may sleep; 0 low: it wakes and stays
+        awake). SIM7080G (LilyGO's T-SIM7080G MinimalModemSleepMode example, after AT+CSCLK=1): DTR high, the module
+        sleeps and the serial port cannot communicate; DTR low wakes it. BG96/BG77 Hardware Design 3.4.1 (UART
+        application): DTR high or open with AT+QSCLK=1 lets it sleep; "Driving the host DTR to low level will wake
+        up the module"."""
+        self.poll(now_ms)
+        level = 1 if level else 0
+        if level == self.dtr_level:
+            return
+        if not level and self.uart_asleep(now_ms):
+            self.uart_back_at = now_ms + self.DTR_WAKE_MS
+        self.dtr_level = level
+        self.dtr_at = now_ms
+        self._update_power(now_ms)
 
     def power_figure(self, state: str):
         """(mA, source) of a state whose current depends on the network (the DRX cycle, the granted eDRX, the
@@ -360,9 +403,9 @@ class ATModem(UARTDevice):
         """The next virtual ms at which this model changes by itself (reply due, power state, periodic TAU), or
         None: a board that skips time (deep sleep) should poll() at that time so the energy timeline is exact."""
         cands = [e[0] for e in self._sched]
-        quiet = self.last_activity + UART_QUIET_MS if self.sclk else None
+        quiet = self._quiet_since() + UART_QUIET_MS if self.sclk and self.dtr_level else None
         for t in (self.tx_until, self.last_traffic + RRC_INACTIVITY_MS, self.psm_entry_ms(), self.reg_at,
-                  self.tau_due_ms(), self.tau_until, quiet):
+                  self.tau_due_ms(), self.tau_until, quiet, self.uart_back_at):
             if t is not None and t > self.now_ms():
                 cands.append(t)
         return min(cands) if cands else None
@@ -376,6 +419,9 @@ class ATModem(UARTDevice):
             return
         if self.state != "on":
             return  # powered off, booting or asleep: the UART does not listen
+        if self.uart_asleep(now):
+            self.ignored += len(data)  # the module sleeps with DTR high: its UART does not listen (module docstring)
+            return
         self.last_activity = now
         for b in data:
             if self._data_need:
@@ -706,8 +752,8 @@ class ATModem(UARTDevice):
 
     def _sleep_clock(self, k, a, t, name):
         # The family's UART sleep switch (SIM7080G AT+CSCLK, Quectel AT+QSCLK): 0 never sleep (the default after
-        # every start), 1 sleep while DTR is high. No board file wires DTR; the module's DTR is taken as not
-        # driven, i.e. high: with 1, the module sleeps whenever the host leaves the UART alone.
+        # every start), 1 sleep while DTR is high. A board that does not wire DTR leaves it high: with 1, that
+        # module sleeps whenever the host leaves the UART alone, and then no longer listens (dtr(), uart_asleep()).
         if k == "set" and a and a[0] in ("0", "1"):
             self.sclk = int(a[0])
             return self.reply(t)

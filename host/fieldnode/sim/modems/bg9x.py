@@ -23,6 +23,10 @@ class BG9x(ATModem):
     BOOT_MS = 4500  # rough: PWRKEY to RDY (hardware design, turn-on timing)
     PWRKEY_OFF_MS = 650  # hardware design: PWRKEY low >= 650 ms turns the module off
     POWER_DOWN_URC = b"POWERED DOWN"
+    # From DTR low until a sleeping module's UART listens: not published for the BG95/BG96/BG77 (their hardware
+    # design says only that DTR low wakes the module). Quectel's GSM UART Application Note V1.0, 6.2 DTR, gives
+    # "about 600ms" for its GSM modules; taken as a conservative stand-in.
+    DTR_WAKE_MS = 600
 
     def __init__(self, clock, scenario=None):
         variant = (scenario or {}).get("model") or "bg95"

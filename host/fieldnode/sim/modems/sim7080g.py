@@ -18,6 +18,10 @@ class SIM7080G(ATModem):
     PWRKEY_OFF_MS = 1200  # hardware design: PWRKEY low >= 1.2 s powers off
     POWER_DOWN_URC = b"NORMAL POWER DOWN"
     PROFILE = power.SIM7080G
+    # From DTR low until a sleeping module's UART listens. Not in the SIMCom documents we could reach for the
+    # SIM7080G; TinyGSM's SIM70xx client says to hold DTR low "for at least 50ms" to reestablish communication, and
+    # SIMCom's SIM802 Hardware Design 3.6.4 gives "about 40mS" for its serial port: the longer is taken.
+    DTR_WAKE_MS = 50
 
     def __init__(self, clock, scenario=None):
         self.cnmp = 2
