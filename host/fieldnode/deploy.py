@@ -7,6 +7,7 @@ queue, state) are never in the bundle, so a deploy cannot overwrite them; ``--co
 where there is none, unless ``overwrite_config`` is asked for.
 """
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -77,6 +78,37 @@ def _mkdirs(dev: Device, paths) -> None:
         dev.exec("import os\nfor d in %r:\n try:\n  os.mkdir(d)\n except OSError:\n  pass" % (dirs,))
 
 
+def sync(dev: Device, files: dict, progress=None) -> tuple[list, int]:
+    """Bring ``files`` ({device path: local Path or bytes}) up to date on the board: sha256 compared on the
+    device, only what differs written (to a temporary name, then renamed), then checked again. Returns (uploaded
+    device paths, bytes sent). ``fieldnode deploy`` sends the firmware bundle this way; ``fieldnode.testing``
+    sends a user's own files."""
+    from .errors import DeviceError
+
+    def data(p):
+        return p if isinstance(p, (bytes, bytearray)) else p.read_bytes()
+
+    want = {path: hashlib.sha256(data(src)).hexdigest() for path, src in files.items()}
+    have = dev.value(_HASH_ON_DEVICE % (sorted(want),))
+    changed = [p for p in sorted(want) if have.get(p) != want[p]]
+    _mkdirs(dev, changed)
+    total = sum(len(data(files[p])) for p in changed)
+    uploaded, sent = [], 0
+    for path in changed:
+        blob = data(files[path])
+        dev.write_file(path, blob)
+        sent += len(blob)
+        uploaded.append(path)
+        if progress:
+            progress(sent, total, path)
+    if changed:
+        after = dev.value(_HASH_ON_DEVICE % (changed,))
+        bad = [p for p in changed if after.get(p) != want[p]]
+        if bad:
+            raise DeviceError(f"verify failed for {', '.join(bad)}", "run deploy again; if it repeats, reflash")
+    return uploaded, sent
+
+
 def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_config: bool = False,
            progress=None) -> DeployResult:
     """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done."""
@@ -84,28 +116,10 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
     bundle = build.build(board_name, arch=device_arch(dev, board_name))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
-    want = {path.lstrip("/"): h for path, h in bundle.hashes().items()}
-    have = dev.value(_HASH_ON_DEVICE % (sorted(want),))
-    changed = [p for p in sorted(want) if have.get(p) != want[p]]
-    res.unchanged = len(want) - len(changed)
-    _mkdirs(dev, changed)
-    total = sum(local[p].stat().st_size for p in changed)
-    for path in changed:
-        data = local[path].read_bytes()
-        dev.write_file(path, data)
-        res.bytes_sent += len(data)
-        res.uploaded.append(path)
-        if progress:
-            progress(res.bytes_sent, total, path)
-    if changed:
-        after = dev.value(_HASH_ON_DEVICE % (changed,))
-        bad = [p for p in changed if after.get(p) != want[p]]
-        if bad:
-            from .errors import DeviceError
-
-            raise DeviceError(f"verify failed for {', '.join(bad)}", "run deploy again; if it repeats, reflash")
+    res.uploaded, res.bytes_sent = sync(dev, local, progress)
+    res.unchanged = len(local) - len(res.uploaded)
     # A stale .py beside a deployed .mpy would shadow it (MicroPython tries .py first): remove those.
-    twins = [p[:-4] + ".py" for p in want if p.endswith(".mpy")]
+    twins = [p[:-4] + ".py" for p in local if p.endswith(".mpy")]
     stale = dev.value("import os\ndef _e(p):\n try:\n  os.stat(p)\n  return 1\n except OSError:\n"
                       "  return 0\nprint(repr([p for p in %r if _e(p)]))" % (twins,))
     if stale:

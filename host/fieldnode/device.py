@@ -8,6 +8,7 @@ port, port busy, not a MicroPython board. Everything above this module talks to 
 import ast
 import errno
 import os
+import time
 
 import serial
 from mpremote.transport import TransportError, TransportExecError
@@ -52,6 +53,45 @@ class Device:
             last = err.decode(errors="replace").strip().splitlines()[-1:] or ["error"]
             raise DeviceError(f"{self.port}: the board raised {last[0]}")
         return data.decode(errors="replace")
+
+    def run(self, code: str, timeout: float = 30, watch=None) -> tuple[str, str]:
+        """Run ``code``; return (what it printed, MicroPython's traceback or "") without raising for a Python
+        error, so a caller can show the whole traceback. ``timeout`` is overall: after it the code is interrupted
+        (Ctrl-C) and DeviceError says so. ``watch()`` is called about once a second while waiting; what it raises
+        ends the wait (a board that reset under the code, say)."""
+        try:
+            self.t.exec_raw_no_follow(code)
+        except TransportError as e:
+            raise DeviceError(f"{self.port}: the board did not take the code ({e})",
+                              "is it still in the raw REPL? reconnect, or reset the board")
+        end = time.monotonic() + timeout
+        parts = []
+        for _ in ("stdout", "stderr"):
+            data = b""
+            while not data.endswith(b"\x04"):
+                if watch is not None:
+                    watch()
+                if time.monotonic() >= end:
+                    self._interrupt()
+                    raise DeviceError(f"{self.port}: the code did not finish within {timeout:g} s; it was "
+                                      "interrupted (Ctrl-C)",
+                                      "give a longer timeout, or look for a loop that never ends")
+                try:
+                    data += self.t.read_until(1, b"\x04", timeout=0.2)
+                except (OSError, serial.SerialException) as e:
+                    raise DeviceError(f"{self.port}: the board stopped answering ({e})", "reconnect, or reset it")
+            parts.append(data[:-1].decode(errors="replace"))
+        return parts[0], parts[1]
+
+    def _interrupt(self):
+        """Ctrl-C the running code, let its KeyboardInterrupt through, and enter the raw REPL again so the next
+        exec starts at a fresh prompt."""
+        try:
+            self.t.serial.write(b"\x03")
+            self.t.read_until(1, b"\x04>", timeout=2, timeout_overall=5)
+            self.t.enter_raw_repl(soft_reset=False, timeout_overall=5)
+        except (OSError, serial.SerialException, TransportError):
+            pass
 
     def eval(self, expr: str):
         return ast.literal_eval(self.exec(f"print(repr({expr}))").strip())

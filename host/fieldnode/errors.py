@@ -37,3 +37,19 @@ class DeviceError(FieldnodeError):
 
 class NetworkError(FieldnodeError):
     code = 5
+
+
+class MicroPythonError(FieldnodeError):
+    """Code raised on MicroPython (a board's raw REPL, the unix port). ``traceback`` is MicroPython's own, ``out``
+    what the code printed before it, ``exc_type`` the exception's name (``ZeroDivisionError``)."""
+
+    def __init__(self, where: str, traceback: str, out: str = ""):
+        self.traceback = traceback.replace("\r\n", "\n").strip()
+        self.out = out
+        last = self.traceback.splitlines()[-1] if self.traceback else "an error"
+        self.exc_type = last.split(":", 1)[0].strip()
+        super().__init__(f"{where} raised {last}")
+
+    def __str__(self) -> str:
+        printed = f"\n--- it printed first:\n{self.out.rstrip()}" if self.out.strip() else ""
+        return f"{self.message}\n--- MicroPython traceback:\n{self.traceback}{printed}"

@@ -9,6 +9,8 @@ ESP32 (ports/esp32/main.c, shared/runtime/pyexec.c):
   ``MPY: soft reboot``, starts it again, runs boot.py (and main.py unless the REPL was in raw mode) and goes back
   into the raw REPL when that is where the client was, so mpremote and ampy need no ``resume``;
 * it prints ``\\n`` where the ESP32's stdout prints ``\\r\\n``, and a banner naming Linux: both are rewritten;
+* Ctrl-C interrupts code that the raw REPL runs (the unix port's terminal is raw then: the console signals it);
+* with the board's ``run_main`` False, no boot runs main.py (a test harness holds the board at its REPL);
 * resets print the ROM's boot line (``rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)``);
 * DTR/RTS (over RFC 2217) drive EN and IO0 through the auto-reset circuit of ESP32 dev boards (EN low while RTS
   is asserted and DTR is not; IO0 low while DTR is asserted and RTS is not; the RC delay on EN means the strap is
@@ -20,6 +22,7 @@ import os
 import queue
 import re
 import select
+import signal
 import subprocess
 import termios
 import threading
@@ -96,7 +99,27 @@ class Console:
             if not self._gate:
                 self._held += data
                 return
+        if b"\x03" in data:
+            self._interrupt_raw()
         self._to_process(data)
+
+    def _interrupt_raw(self):
+        """Ctrl-C while the raw REPL runs code. The ESP32 interrupts it (pyexec sets the UART's interrupt character
+        while code runs); the unix port keeps the terminal raw then, so the kernel makes no SIGINT of the byte.
+        MicroPython catches SIGINT exactly while code runs (ports/unix/unix_mphal.c mp_hal_set_interrupt_char;
+        otherwise SIGINT would end it): send it then, and only then."""
+        proc = self.board.proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if termios.tcgetattr(self._s)[3] & termios.ISIG:
+                return  # the friendly REPL runs code with ISIG on: the kernel already signals
+            with open(f"/proc/{proc.pid}/status") as f:
+                caught = next(int(ln.split()[1], 16) for ln in f if ln.startswith("SigCgt:"))
+            if caught & (1 << (signal.SIGINT - 1)):
+                os.kill(proc.pid, signal.SIGINT)
+        except (OSError, StopIteration, ValueError, termios.error):
+            pass
 
     def lines(self, dtr: bool, rts: bool):
         """DTR/RTS from the client, through the auto-reset circuit to EN and IO0."""
@@ -137,7 +160,10 @@ class Console:
             self._raw_phase = "boot" if mode == "raw" else None
             self._swallow = bytearray()
             self.state = "booting"
-        b.begin_boot(mode, soft=soft)
+        # A board whose ``run_main`` is False (fieldnode.bench holding it at the REPL for a test) boots as a raw-REPL
+        # soft reboot does, without main.py: as if a client's Ctrl-C stopped main.py at once. Otherwise a main.py that
+        # deep-sleeps would wake and sleep again for ever on virtual time, with no moment awake to connect in.
+        b.begin_boot(mode if getattr(b, "run_main", True) else "raw", soft=soft)
         self._set_terminal()
         with b._lock:
             b.proc = subprocess.Popen(b.command(True), stdin=self._s, stdout=self._s, stderr=self._s,

@@ -8,7 +8,8 @@ stdout), and the server reports its exit status as ``waitpid`` gives it.
 
 ``spawn(argv, env, cwd)`` returns a ``subprocess.Popen``-like object (``pid``, ``poll``, ``wait``, ``kill``,
 ``communicate``, ``returncode``). When the server cannot be used (not started, busy with another child, broken)
-it falls back to ``subprocess.Popen``, so callers never depend on it.
+it falls back to ``subprocess.Popen``, so callers never depend on it. ``shutdown()`` stops the server (the next
+``spawn`` starts another).
 """
 
 import json
@@ -206,3 +207,13 @@ def spawn(argv, env, cwd):
                 return p
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=env, cwd=cwd)
+
+
+def shutdown():
+    """Stop the warm server if one runs (it is started on first use and otherwise lives as long as this process):
+    a test session calls this at its end, so that no process outlives it."""
+    global _server
+    with _server_lock:
+        srv, _server = _server, None
+    if srv is not None:
+        srv.close()
