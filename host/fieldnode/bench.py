@@ -119,9 +119,6 @@ class Board:
             self._dev = None
         if self.vb.console is not None:
             self.vb.stop()
-            # stop() leaves the board's stop event set, and a headless board's sleeps end at once while it is set:
-            # clear it for the headless cycles that may follow (VirtualBoard.start() clears it too)
-            self.vb._stop.clear()
 
     def _wait_event(self, start: int, pred, what: str, timeout: float = BOOT_TIMEOUT_S) -> int:
         end = time.monotonic() + timeout
