@@ -254,3 +254,22 @@ def test_timers_on_an_interactive_board_run_in_real_time_and_a_soft_reset_ends_t
         assert run("import _irq, time\ntime.sleep_ms(100)\nprint('running', len(_irq.timers))")["running"] == 0
     finally:
         b.close()
+
+
+def test_a_held_pad_keeps_its_level_until_released(board):
+    # ESP32 quick reference, "Pins and GPIO": Pin.init(hold=True) keeps the pad's level; writes change nothing until
+    # the hold is released (the modem's DTR is held high this way through deep sleep, net/cellular.py)
+    v = _values(_run(board, """
+import machine
+p = machine.Pin(27, machine.Pin.OUT, value=1, hold=True)
+p.value(0)
+print('held', p.value())
+p.init(value=1)
+p.value(0)
+print('still_held', p.value())
+p.init(value=0, hold=False)
+print('released', p.value())
+p.value(1)
+print('writable', p.value())
+"""))
+    assert v == {"held": 1, "still_held": 1, "released": 0, "writable": 1}

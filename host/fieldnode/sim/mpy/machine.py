@@ -20,21 +20,29 @@ class Pin:
     WAKE_LOW = 4
     WAKE_HIGH = 5
 
-    def __init__(self, id, mode=-1, pull=-1, *, value=None):
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, hold=None):
         self.id = id
         self._mode = mode
-        if value is not None:
-            self.value(value)
+        self.init(mode, pull, value=value, hold=hold)
 
-    def init(self, mode=-1, pull=-1, *, value=None):
+    def init(self, mode=-1, pull=-1, *, value=None, hold=None):
+        # As the ESP32 port's machine_pin_obj_init_helper: a held pad is released first, the new settings applied,
+        # then held again when hold=True; while held, the pad keeps its level and writes to it change nothing
+        # (docs.micropython.org, ESP32 quick reference, "Pins and GPIO": hold).
+        was = self.id in _held
+        _held.discard(self.id)
         if mode != -1:
             self._mode = mode
         if value is not None:
             self.value(value)
+        if hold or (hold is None and was):
+            _held.add(self.id)
 
     def value(self, v=None):
         if v is None:
             return _hwbus.call(_hwbus.PIN_READ, bytes([self.id]))[0]
+        if self.id in _held:
+            return
         _hwbus.call(_hwbus.PIN_WRITE, bytes([self.id, 1 if v else 0]))
 
     def __call__(self, v=None):
@@ -67,6 +75,9 @@ class Pin:
 
     def __repr__(self):
         return "Pin(%d)" % self.id
+
+
+_held = set()  # pads held with Pin.init(hold=True)
 
 
 def _pin_id(p):
