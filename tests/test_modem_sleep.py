@@ -235,9 +235,7 @@ print(json.dumps({{"up": ok, "err": link.last_error, "reply": r.decode() if r el
     try:
         for cycle in range(2):  # the second: a new process, as after a deep sleep, with the modem as the first left it
             n = len(m.received)
-            # the heap doubled as on the virtual board (objects are twice as large on x86-64), which also holds the
-            # esp32 shim that a real ESP32 has built in
-            r = run(code, bus=bus, timeout=60, extra_path=[compiled], heap=2 * 113664)
+            r = run(code, bus=bus, timeout=60, extra_path=[compiled])
             assert r.rc == 0, r.out + r.err
             got = json.loads(r.out.strip().splitlines()[-1])
             assert got == {"up": True, "err": None, "reply": "ACK:hi"}, got

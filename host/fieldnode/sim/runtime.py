@@ -7,6 +7,7 @@ runtime behind a pseudo-terminal; tests use ``run`` directly.
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from ..paths import FIRMWARE, SIM_MPY, micropython_cmd
@@ -32,10 +33,18 @@ def env_for(bus=None, extra_path=(), base=None, shims=True) -> dict:
     return e
 
 
-def run(code=None, *, file=None, bus=None, heap=113664, extra_path=(), timeout=120, cwd=None, env=None,
+ESP32_HEAP = 113664  # MicroPython's heap on an ESP32 without PSRAM (boards/lowpower-ref.json)
+
+
+def run(code=None, *, file=None, bus=None, heap=None, extra_path=(), timeout=120, cwd=None, env=None,
         args=(), shims=True) -> Result:
+    """Run code under the unix port. With the ESP32 API (``shims``) the default heap is the virtual board's rule
+    (VirtualBoard.heap_bytes): an ESP32's, doubled on a 64-bit host, where objects are twice as large and the API
+    modules, built into the chip's firmware, are Python in the heap. Without, the ESP32's heap as it is."""
     if (code is None) == (file is None):
         raise ValueError("give code or file")
+    if heap is None:
+        heap = ESP32_HEAP * (2 if shims and sys.maxsize > 2**32 else 1)
     cmd = [micropython_cmd(), "-X", f"heapsize={heap}"]
     cmd += ["-c", code] if code is not None else [str(file)]
     cmd += list(args)
