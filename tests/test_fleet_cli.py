@@ -19,6 +19,17 @@ def test_example_scenarios_load(path):
     assert s.duration_s >= 3600 and s.devices >= 1
 
 
+def test_builtin_scenarios_load_by_name(tmp_path, monkeypatch):
+    assert scenario.builtin() == [p.stem for p in EXAMPLES]
+    monkeypatch.chdir(tmp_path)
+    assert scenario.load("fleet-outage").devices == 5
+    assert scenario.load("fleet-outage.json").name == "fleet-outage"
+    (tmp_path / "fleet-outage.json").write_text('{"devices": 2}')  # a file of that name is the user's, and wins
+    assert scenario.load("fleet-outage.json").devices == 2
+    with pytest.raises(ConfigError, match="built-in scenario: demo-week, fleet-outage"):
+        scenario.load("no-such-scenario")
+
+
 @pytest.mark.parametrize("text,where", [
     ('{"board": "esp8266"}', "'board'"),
     ('{"duration": "7 days"}', "'duration'"),
@@ -65,4 +76,5 @@ def test_sim_run_cli_bad_scenario_exits_with_one_line(tmp_path):
                        env={"FIELDNODE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert p.returncode == 3
     assert p.stderr.strip().splitlines() == [f"error: no such scenario file: {tmp_path / 'none.json'} "
-                                             "(see tools/scenarios/ for examples)"]
+                                             "(give a JSON file, or a built-in scenario: demo-week, fleet-outage, "
+                                             "modem-trouble, wifi-node)"]

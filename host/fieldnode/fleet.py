@@ -7,7 +7,7 @@ datagrams to one ``Collector`` on 127.0.0.1. The devices advance together in sli
 shares one notion of "now" while each board sleeps and wakes on its own schedule. Faults come from the scenario
 (``fieldnode.scenario``): power cuts inside wake cycles, coverage outages, modem errors.
 
-    run = FleetRun(scenario.load("tools/scenarios/week.json"), home)
+    run = FleetRun(scenario.load("demo-week"), home)   # a built-in scenario (tools/scenarios/), or a JSON file
     summary = run.run(progress=print)
 
 The summary says, per device and in total, what a fleet operator asks: reports generated, delivered, duplicated

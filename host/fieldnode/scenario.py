@@ -18,7 +18,8 @@
     }
 
 Every key is optional. ``load()`` validates and raises ConfigError naming the file, the key and what is allowed.
-Examples live in ``tools/scenarios/``.
+Examples live in ``tools/scenarios/`` and are installed with the package: ``load("fleet-outage")`` (``fieldnode sim
+run --scenario fleet-outage``) reads the built-in one of that name when there is no such file.
 """
 
 import json
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from . import boards
 from .errors import ConfigError
+from .paths import SCENARIOS
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
@@ -66,17 +68,32 @@ class Scenario:
         return [f for f in self.faults if f["kind"] == kind]
 
 
+def builtin() -> list[str]:
+    """The names of the example scenarios shipped with fieldnode."""
+    return sorted(p.stem for p in SCENARIOS.glob("*.json"))
+
+
+def _resolve(source) -> Path:
+    """A path as given; a bare name that is no file, such as ``fleet-outage``, is the built-in scenario of that name."""
+    p = Path(source)
+    if not p.exists() and p.name == str(source) and p.stem in builtin() and p.suffix in ("", ".json"):
+        return SCENARIOS / f"{p.stem}.json"
+    return p
+
+
 def load(source, overrides: dict | None = None) -> Scenario:
-    """A Scenario from a file path, a dict, or None (the built-in defaults), with ``overrides`` applied."""
+    """A Scenario from a file path or a built-in name, a dict, or None (the built-in defaults), with ``overrides``
+    applied."""
     where = "scenario"
     data: dict = {}
     if isinstance(source, (str, Path)):
-        p = Path(source)
+        p = _resolve(source)
         where = p.name
         try:
             data = json.loads(p.read_text())
         except FileNotFoundError:
-            raise ConfigError(f"no such scenario file: {p}", "see tools/scenarios/ for examples")
+            raise ConfigError(f"no such scenario file: {p}",
+                              f"give a JSON file, or a built-in scenario: {', '.join(builtin())}")
         except json.JSONDecodeError as e:
             raise ConfigError(f"{where}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}")
     elif isinstance(source, dict):

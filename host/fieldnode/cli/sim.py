@@ -33,10 +33,12 @@ def register(sub):
                     "errors), and print what happened: reports generated, delivered, duplicated and lost, alarms "
                     "against the faults, bytes sent, radio-on time, and the battery life that gives.",
         epilog="examples:\n  fieldnode sim run --board lowpower-ref --duration 1d\n"
-               "  fieldnode sim run --scenario tools/scenarios/fleet-outage.json --json\n"
+               "  fieldnode sim run --scenario fleet-outage --json   (a built-in scenario, by name)\n"
+               "  fieldnode sim run --scenario my-fleet.json --devices 10\n"
                "  fieldnode sim run --devices 5 --duration 2d --html report.html",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--scenario", metavar="FILE", help="scenario JSON (see tools/scenarios/); flags override it")
+    r.add_argument("--scenario", metavar="FILE",
+                   help="scenario JSON file, or the name of a built-in one (tools/scenarios/); flags override it")
     r.add_argument("--board", help="board name (default: the scenario's, else m5stack-core2)")
     r.add_argument("--devices", type=int, help="number of boards (default 1)")
     r.add_argument("--duration", help="virtual time to simulate: 90m, 36h, 7d (default 1d)")
