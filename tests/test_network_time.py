@@ -7,7 +7,7 @@ from fieldnode.sim.board import DEEPSLEEP_RESET, PWRON_RESET, VirtualBoard
 from fieldnode.sim.clock import EPOCH_2026
 from net import link as L
 from test_modem_models import booted
-from test_net_drivers import MODELS, board, collector, compiled  # noqa: F401 - fixtures
+from test_net_drivers import MODELS, board, collector  # noqa: F401 - fixtures (compiled: conftest)
 
 T2026 = EPOCH_2026 // 1000
 

@@ -10,6 +10,7 @@ an HTML report with plots.
 State goes to build/demo/ (FIELDNODE_HOME=build/demo/home), made fresh on every run.
 """
 
+import argparse
 import os
 import shutil
 import sys
@@ -51,9 +52,16 @@ def endline():
         print(file=sys.stderr)
 
 
-def main() -> int:
-    shutil.rmtree(DEMO, ignore_errors=True)
-    home = DEMO / "home"
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="make demo: flash, deploy and provision a virtual Core2, then simulate "
+                                 "a week in which its motor's bearing begins to fail on day 5")
+    ap.add_argument("--days", type=int, default=7, help="days to simulate (default 7)")
+    ap.add_argument("--fault-day", type=float, default=5, help="day on which the bearing begins to fail (default 5)")
+    ap.add_argument("--out", type=Path, default=DEMO, help="state and report folder (default build/demo)")
+    a = ap.parse_args(argv)
+    demo = a.out
+    shutil.rmtree(demo, ignore_errors=True)
+    home = demo / "home"
     home.mkdir(parents=True)
     os.environ["FIELDNODE_HOME"] = str(home)
     sys.path.insert(0, str(ROOT / "host"))
@@ -66,20 +74,23 @@ def main() -> int:
     from fieldnode.sim.board import VirtualBoard
 
     t_all = time.monotonic()
-    scn = scenario.load({"name": "demo", "board": BOARD, "duration": "7d", "seed": 1,
-                         "environment": {"preset": "core2_demo", "bearing_start": "5d"}})
-    run = fleet.FleetRun(scn, home, workdir=DEMO / "fleet")
+    scn = scenario.load({"name": "demo", "board": BOARD, "duration": f"{a.days}d", "seed": 1,
+                         "environment": {"preset": "core2_demo", "bearing_start": int(a.fault_day * 86400)}})
+    run = fleet.FleetRun(scn, home, workdir=demo / "fleet")
     try:
         t = step(f"collector on {run.udp} (UDP, in the manner of SORACOM's Unified Endpoint)")
-        board = VirtualBoard(BOARD, flash_dir=DEMO / "board",
+        board = VirtualBoard(BOARD, flash_dir=demo / "board",
                              scenario={"env": fleet.environment(scn), "modem": run.modem_scenario()})
         board.start()
+        # adopted at once: the collector's "now" is then this board's virtual clock while it is provisioned too (the
+        # collector's acks set the device's clock, and a clock is never set back)
+        run.adopt(DEVICE_ID, board)
         done(t, f"virtual {BOARD} on {board.port} and {board.url}")
 
         t = step("fieldnode flash: MicroPython onto the board with esptool (RFC 2217 resets, as over USB)")
         # No firmware download here (no internet in CI): a stand-in image with a real ESP32 header; the virtual
         # board's CPU is the MicroPython unix port whatever the image holds. On hardware: fieldnode firmware add.
-        fw = DEMO / "ESP32_GENERIC-stand-in.bin"
+        fw = demo / "ESP32_GENERIC-stand-in.bin"
         fw.write_bytes(espimage.build_firmware("esp32"))
         firmware.add(fw)
         res = flash(board.url, BOARD, progress=lambda d, n, stage: bar(d, n, stage))
@@ -105,13 +116,13 @@ def main() -> int:
         done(t)
         board.stop()
 
-        t = step("a simulated week: readings every 10 minutes, hourly summaries, uplinks every 4 hours")
-        run.adopt(DEVICE_ID, board)
+        t = step(f"{'a simulated week' if a.days == 7 else f'{a.days} simulated days'}: readings every 10 minutes, "
+                 "hourly summaries, uplinks every 4 hours")
         summary = run.run(progress=status)
         endline()
         done(t, f"{scn.duration_s // 86400} days in {summary['wall_s']} s")
         reports = {DEVICE_ID: run.reports(DEVICE_ID)}
-        html = DEMO / "report.html"
+        html = demo / "report.html"
         write_html(html, summary, reports)
     finally:
         run.close()
@@ -121,7 +132,7 @@ def main() -> int:
     print()
     print(fleet.format_summary(summary))
     print()
-    fault = start + 5 * 86400
+    fault = start + int(a.fault_day * 86400)
     alarms = [r for r in reports[DEVICE_ID] if set(r["flags"]) & {"anomaly", "high"}]
     if alarms:
         first = alarms[0]
