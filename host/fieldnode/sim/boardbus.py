@@ -1,14 +1,16 @@
 """The hardware-bus ops a virtual board adds for its MicroPython process (see ``sim/mpy/_hwbus.py`` for the frames):
 flash blocks for littlefs and esp32.Partition, RTC memory and time, the microsecond clock and sleeps that stop for
-the program's timers and pin edges, sleep and reset requests, the watchdog, Wi-Fi and NVS. Each handler takes the
-request payload and returns the answer; an ``OSError`` becomes an error status that the shim raises. Requests that
-end the process (deep sleep, reset) kill it before answering.
+the program's timers and pin edges (and select.poll's waits, which also stop for UART data: ``sim/iowait.py``),
+sleep and reset requests, the watchdog, Wi-Fi and NVS. Each handler takes the request payload and returns the answer;
+an ``OSError`` becomes an error status that the shim raises. Requests that end the process (deep sleep, reset) kill
+it before answering.
 """
 
 import errno
 import json
 import struct
 
+from . import iowait
 from .flash import PowerCut
 
 MONO = 0x22
@@ -33,6 +35,7 @@ def install(board, bus) -> None:
         MONO_US: lambda p: struct.pack(">Q", b.read_clock_us()),
         SLEEP: lambda p: _sleep(b, struct.unpack(">I", p[:4])[0]),
         WAIT: lambda p: _wait(b, *struct.unpack(">BQQ", p[:17])),
+        iowait.WAIT_IO: lambda p: iowait.handle(b, p),
         PIN_WRITE: lambda p: _pin_write(b, bus, p[0], p[1]),
         PIN_IRQ: lambda p: (b.pin_irq(p[0], p[1]), b"")[1],
         PIN_EDGES: lambda p: b"".join(struct.pack(">QBB", *e) for e in b.take_edges()),

@@ -31,6 +31,8 @@ SLEEP = 0x21  # ms:u32 -> ms:u64 (time after)
 MONO_US = 0x23  # -> us:u64 (the board's clock in microseconds: what ticks_us counts)
 WAIT = 0x24  # rel:u8 us:u64 cap_us:u64 -> now_us:u64 end_us:u64 (sleep to end = now + us if rel else us; stop
 #              early at cap_us when not 0, or at a pin edge the program waits for; see VirtualBoard.wait_until_us)
+WAIT_IO = 0x25  # end_us:u64 cap_us:u64 wall_us:u64 uart ids... -> now_us:u64 flags:u8 (select.poll's wait: the
+#                 same stops as WAIT, and data readable on a watched UART; see sim/iowait.py)
 PIN_WRITE = 0x30  # pin:u8 value:u8 -> ''
 PIN_READ = 0x31  # pin:u8 -> value:u8
 PIN_IRQ = 0x32  # pin:u8 trigger:u8 -> '' (which edges of an input the program's Pin.irq wants: 1 rising, 2 falling)
@@ -163,6 +165,10 @@ class HwBus:
                 for dev in self.uart.values():
                     dev.poll(t)
             return struct.pack(">QQ", self.clock.now_ms() * 1000, end)
+        if op == WAIT_IO:
+            from .iowait import wait_io_bus
+
+            return wait_io_bus(self, p)
         if op == PIN_IRQ:
             return b""  # a bare bus drives no inputs: no edges to report
         if op == PIN_EDGES:

@@ -1,8 +1,8 @@
 # The virtual board's start-up, in the order the ESP32 port does it (ports/esp32/modules/_boot.py, inisetup.py and
 # main.c): mount the littlefs "vfs" partition at / (format it if the partition is blank, refuse if it holds
 # something else), run boot.py, then main.py unless the REPL is in raw mode, then the REPL (the -i option).
-# The simulator's modules (machine, time, network, esp32, socket) are imported first, from the host's directory,
-# which is then unmounted so that / is the board's own filesystem only, with sys.path as on a board.
+# The simulator's modules (machine, time, network, esp32, select, socket) are imported first, from the host's
+# directory, which is then unmounted so that / is the board's own filesystem only, with sys.path as on a board.
 def _start():
     g = globals()
     del g["_start"]  # the REPL's globals are main.py's, as on a board
@@ -14,6 +14,7 @@ def _start():
     import machine  # noqa: F401  (imported while the host directory is still mounted)
     import esp32
     import network  # noqa: F401
+    import select  # noqa: F401  (select.poll on the virtual clock, sim/mpy/select.py: asyncio waits in it)
     import socket  # noqa: F401  (the gated one, sim/mpy/socket.py)
     import usocket  # noqa: F401
     import _irq  # noqa: F401  (machine.Timer, Pin.irq: loaded on first use elsewhere, here before the unmount)

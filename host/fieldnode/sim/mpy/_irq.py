@@ -23,7 +23,8 @@
 # A loop that polls the bus but not the clock (a pin, a UART) gets host-made edges, but its virtual time stands
 # still. Nor is the interactive REPL interrupted while it waits for a line (the ESP32 prints a periodic timer's
 # output meanwhile; here it comes with the next command that reads the clock or sleeps). A blocking read on a real
-# socket while the link is up, and select.poll, wait in wall time and deliver nothing meanwhile. Timers count
+# socket while the link is up waits in wall time and delivers nothing meanwhile; select.poll (and so asyncio) waits
+# on the virtual clock and stops at each deadline and edge as the sleeps do (sim/mpy/select.py). Timers count
 # microseconds of virtual time (the ESP32's count 0.1 us ticks: the 80 MHz APB clock divided by 8).
 # machine.lightsleep clock-gates the timer groups (ESP-IDF "Sleep Modes": in light sleep "digital peripherals ...
 # are clock-gated"; their state is preserved), so timers neither fire nor advance while it lasts: pause().

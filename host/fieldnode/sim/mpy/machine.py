@@ -2,6 +2,7 @@
 # and the machine module pages), routed to the simulator's models over the hardware bus (_hwbus).
 # Same names, signatures and errors: an I2C NACK raises OSError(ENODEV) as the ESP32 port does.
 import _hwbus
+import io
 import micropython
 import struct
 import sys
@@ -138,12 +139,14 @@ class SoftI2C(I2C):
         super().__init__(0x80 | _pin_id(sda), freq=freq)
 
 
-class UART:
+class UART(io.IOBase):
+    # A stream, as the port's UART is: select.poll and asyncio.StreamReader poll it with ioctl(MP_STREAM_POLL).
     INV_TX = 1
     INV_RX = 2
 
     def __init__(self, id, baudrate=115200, *, tx=None, rx=None, timeout=0, timeout_char=0, rxbuf=256, **kw):
         self._id = id
+        self._poll_uart = id  # sim/mpy/select.py: a poll that waits for this UART asks the board to stop at its data
         self.baudrate = baudrate
         self._timeout = timeout
 
@@ -206,6 +209,13 @@ class UART:
     def write(self, buf):
         _hwbus.call(_hwbus.UART_WRITE, bytes([self._id]) + bytes(buf))
         return len(buf)
+
+    def ioctl(self, req, arg):
+        # As ports/esp32/machine_uart.c answers MP_STREAM_POLL (3): readable while the RX buffer holds data, always
+        # writable (the port's "FIXME: uart_tx_any_room"); other requests EINVAL
+        if req == 3:
+            return (1 if arg & 1 and self.any() else 0) | (arg & 4)
+        return -22
 
     def flush(self):
         pass

@@ -14,9 +14,10 @@
 #   still says connected): datagrams go out into the air and are lost, a TCP connect or send waits for the link
 #   (lwIP retransmits) until it is back, gone (EHOSTUNREACH) or the socket's timeout passes (ETIMEDOUT).
 # Waits run on the virtual clock in the port's 100 ms steps (SOCKET_POLL_US), delivering the program's timer and pin
-# callbacks between them as the port does. Data already received stays readable. Limits: a listening socket takes
-# connections whatever the link; a blocking read while the link is up, and select.poll, wait in wall time as the unix
-# port's do.
+# callbacks between them as the port does. Data already received stays readable. select.poll waits on the virtual
+# clock and gives a socket that sent (_owed) a moment of wall time for its answer (sim/mpy/select.py). Limits: a
+# listening socket takes connections whatever the link; a blocking read while the link is up waits in wall time as
+# the unix port's does.
 import sys
 
 _path = sys.path[:]
@@ -75,6 +76,7 @@ class socket(io.IOBase):
         self._s = _s if _s is not None else _b.socket(af, type, proto)
         self._tcp = type == _b.SOCK_STREAM
         self._timeout = None
+        self._owed = False  # sent or began to connect since the last read: sim/mpy/select.py waits for the answer
 
     def __getattr__(self, name):
         return getattr(self._s, name)
@@ -145,6 +147,7 @@ class socket(io.IOBase):
         return True
 
     def _in(self):
+        self._owed = False
         if _link() == "up" or self._readable():
             return
         # nothing can arrive until the station is associated again (or something was already received)
@@ -154,24 +157,29 @@ class socket(io.IOBase):
     def connect(self, addr):
         if self._tcp:
             self._out()
+            self._owed = True  # the handshake: the host answers it
         self._s.connect(addr)
 
     def accept(self):
         s, addr = self._s.accept()
         return socket(_s=s), addr
 
+    def _sent(self):
+        self._owed = True
+        return True
+
     def send(self, data):
-        return self._s.send(data) if self._out() else len(data)
+        return self._s.send(data) if self._out() and self._sent() else len(data)
 
     def sendall(self, data):
-        if self._out():
+        if self._out() and self._sent():
             self._s.sendall(data)
 
     def sendto(self, data, addr):
-        return self._s.sendto(data, addr) if self._out() else len(data)
+        return self._s.sendto(data, addr) if self._out() and self._sent() else len(data)
 
     def write(self, data, *a):
-        return self._s.write(data, *a) if self._out() else len(data)
+        return self._s.write(data, *a) if self._out() and self._sent() else len(data)
 
     def recv(self, n):
         self._in()
