@@ -5,7 +5,8 @@ Each device is a ``VirtualBoard`` running the real firmware bundle (compiled for
 own identity and key in the registry, its own flash image, sensors and modem; all of them send real UDP
 datagrams to one ``Collector`` on 127.0.0.1. The devices advance together in slices of virtual time, so a fleet
 shares one notion of "now" while each board sleeps and wakes on its own schedule. Faults come from the scenario
-(``fieldnode.scenario``): power cuts inside wake cycles, coverage outages, modem errors.
+(``fieldnode.scenario``): power cuts inside wake cycles, coverage outages (cellular, or the access point out of
+range for Wi-Fi boards), modem errors.
 
     run = FleetRun(scenario.load("demo-week"), home)   # a built-in scenario (tools/scenarios/), or a JSON file
     summary = run.run(progress=print)
@@ -142,6 +143,11 @@ class FleetRun:
             m["sim"] = dict(m.get("sim") or {}, present=False)
         return m
 
+    def wifi_scenario(self) -> dict:
+        """The Wi-Fi model's scenario (``sim/wifi.py``) for boards without a modem: an outage fault is the access
+        point out of range over the same window (ms after the board was created, as the modem's outages are)."""
+        return {"outages": [[f["from"] * 1000, f["to"] * 1000] for f in self.scn.faults_of("outage")]}
+
     def setup(self, progress=None):
         from .sim.board import VirtualBoard
 
@@ -163,7 +169,10 @@ class FleetRun:
             if (flash_dir / "flash.bin").exists():
                 (flash_dir / "flash.bin").unlink()
             env_i = dict(env, seed=env.get("seed", 1) * 1000 + i)
-            vb = VirtualBoard(board.name, flash_dir=flash_dir, scenario={"env": env_i, "modem": self.modem_scenario()})
+            sim = {"env": env_i, "modem": self.modem_scenario()}
+            if not board["modem"]:
+                sim["wifi"] = self.wifi_scenario()
+            vb = VirtualBoard(board.name, flash_dir=flash_dir, scenario=sim)
             vb.put_files(dict(files, **{"/config.json": json.dumps(cfg), "/key.bin": key}))
             self.devices.append(DeviceRun(dev_id, vb))
             if progress:

@@ -12,7 +12,7 @@
       "faults": [
         {"kind": "power_cut", "at": "2d3h"},       # power cut at an instant (lands in the wake cycle running then)
         {"kind": "power_cuts", "count": 5},        # that many cuts at random instants inside wake cycles
-        {"kind": "outage", "from": "3d", "to": "3d12h"},   # no cellular coverage
+        {"kind": "outage", "from": "3d", "to": "3d12h"},   # no coverage (Wi-Fi boards: no access point)
         {"kind": "modem_error", "match": "AT+CNACT", "code": 30, "times": 3}
       ]
     }
