@@ -20,17 +20,10 @@
 #   SLICE_MS at a time, asking the board in between (pin edges from another thread come that much late).
 # Limits: data a host peer sends unasked (a server push) is seen at the program's next stop, at whatever virtual
 # time that is; a reply slower than GRACE_MS arrives after the clock moved on.
-import sys
 
-_path = sys.path[:]
-del sys.path[:]
-_me = sys.modules.pop("select", None)
-import select as _b  # noqa: E402  (the unix port's module, now that this file is not on the path)
+import _builtin  # noqa: E402
 
-if _me is not None:
-    sys.modules["select"] = _me
-sys.path.extend(_path)
-del _path, _me
+_b = _builtin.load("select")  # the unix port's own select, which this file hides
 
 import _hwbus  # noqa: E402
 import struct  # noqa: E402

@@ -18,17 +18,10 @@
 # clock and gives a socket that sent (_owed) a moment of wall time for its answer (sim/mpy/select.py). Limits: a
 # listening socket takes connections whatever the link; a blocking read while the link is up waits in wall time as
 # the unix port's does.
-import sys
 
-_path = sys.path[:]
-del sys.path[:]
-_me = sys.modules.pop("socket", None)
-import socket as _b  # noqa: E402  (the unix port's module, now that this file is not on the path)
+import _builtin  # noqa: E402
 
-if _me is not None:
-    sys.modules["socket"] = _me
-sys.path.extend(_path)
-del _path, _me
+_b = _builtin.load("socket")  # the unix port's own socket, which this file hides
 
 import errno  # noqa: E402
 import io  # noqa: E402

@@ -4,17 +4,10 @@
 # Every read of the clock and every sleep also delivers the program's soft interrupts (machine.Timer, Pin.irq):
 # see sim/mpy/_irq.py. Sleeps run in steps that end at the next timer deadline.
 import struct
-import sys
 
-_path = sys.path[:]
-del sys.path[:]
-_me = sys.modules.pop("time", None)
-import time as _b  # the built-in module, now that this file is not on the path
+import _builtin  # noqa: E402
 
-if _me is not None:
-    sys.modules["time"] = _me
-sys.path.extend(_path)
-del _path, _me
+_b = _builtin.load("time")  # the unix port's own time, which this file hides
 
 import _hwbus
 
