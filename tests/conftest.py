@@ -58,6 +58,25 @@ def wait_for(pred, timeout=10.0):
     return False
 
 
+@pytest.fixture
+def lowpower_board(tmp_path):
+    """A headless virtual lowpower-ref (no pty), its flash under tmp_path; closed after the test."""
+    from fieldnode.sim.board import VirtualBoard
+
+    b = VirtualBoard("lowpower-ref", flash_dir=tmp_path)
+    yield b
+    b.close()
+
+
+def printed_values(out) -> dict:
+    """{name: value} from the lines "name value" a program printed (values as Python literals)."""
+    import ast
+    import re
+
+    out = getattr(out, "output", out)
+    return {m.group(1): ast.literal_eval(m.group(2)) for m in re.finditer(r"^([a-z_]+) (.+)$", out, re.M)}
+
+
 @pytest.fixture(scope="session")
 def compiled(tmp_path_factory):
     """firmware/net compiled with mpy-cross into a folder for ``extra_path``, as a board runs it (source compiled on

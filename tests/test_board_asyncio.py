@@ -5,21 +5,18 @@ deadlines, pin edges and modem replies; sockets to 127.0.0.1 answer at once on t
 Each test bounds the wall time it takes: without the virtual poll these programs wait in wall time (seconds to
 minutes) or, where they wait for a modem model that answers only as the virtual clock moves, never finish."""
 
-import ast
-import re
 import socket
 import threading
 import time
 
 import pytest
+from conftest import printed_values
 from fieldnode.sim.board import VirtualBoard
 
 
 @pytest.fixture
-def board(tmp_path):
-    b = VirtualBoard("lowpower-ref", flash_dir=tmp_path)
-    yield b
-    b.close()
+def board(lowpower_board):
+    return lowpower_board
 
 
 def _run(board, main, timeout_s=30.0):
@@ -32,9 +29,7 @@ def _run(board, main, timeout_s=30.0):
     return _values(c.output), wall
 
 
-def _values(out):
-    """{name: value} from lines "name value" the program printed (values as Python literals)."""
-    return {m.group(1): ast.literal_eval(m.group(2)) for m in re.finditer(r"^([a-z_]+) (.+)$", out, re.M)}
+_values = printed_values
 
 
 def test_two_tasks_sleep_through_ten_virtual_seconds_in_a_fraction_of_that(board):

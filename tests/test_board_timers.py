@@ -1,20 +1,16 @@
 """Soft interrupts on the virtual board: machine.Timer callbacks and Pin.irq handlers on virtual time, while the
 program sleeps, busy-waits on the clock or works on the bus; stopped by deinit, light sleep and deep sleep."""
 
-import ast
-import re
 import threading
 
 import pytest
-from conftest import wait_for
+from conftest import printed_values, wait_for
 from fieldnode.sim.board import VirtualBoard
 
 
 @pytest.fixture
-def board(tmp_path):
-    b = VirtualBoard("lowpower-ref", flash_dir=tmp_path)
-    yield b
-    b.close()
+def board(lowpower_board):
+    return lowpower_board
 
 
 def _run(board, main, timeout_s=20.0):
@@ -25,10 +21,7 @@ def _run(board, main, timeout_s=20.0):
     return c
 
 
-def _values(out):
-    """{name: value} from lines "name value" the program printed (values as Python literals)."""
-    out = getattr(out, "output", out)
-    return {m.group(1): ast.literal_eval(m.group(2)) for m in re.finditer(r"^([a-z_]+) (.+)$", out, re.M)}
+_values = printed_values
 
 
 def test_periodic_timers_fire_in_order_on_virtual_time_during_sleeps(board):
