@@ -3,16 +3,18 @@
 import argparse
 import json
 
-from .. import firmware
+from .. import boards, firmware
 from ..boards import CHIPS
+from .flash import _Bar
 
 
 def register(sub):
     p = sub.add_parser(
-        "firmware", help="add and list cached MicroPython firmware images",
+        "firmware", help="get, add and list cached MicroPython firmware images",
         description="Keep MicroPython release images under $FIELDNODE_HOME/firmware so that fieldnode flash "
                     "finds the right one for a board's chip. The chip is read from the image header.",
-        epilog="examples:\n  fieldnode firmware add ESP32_GENERIC-20241129-v1.24.1.bin\n  fieldnode firmware list",
+        epilog="examples:\n  fieldnode firmware get m5stack-core2\n"
+               "  fieldnode firmware add ESP32_GENERIC-20241129-v1.24.1.bin\n  fieldnode firmware list",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="action", metavar="<action>", required=True)
     a = verbs.add_parser("add", help="copy a firmware image into the cache")
@@ -20,6 +22,22 @@ def register(sub):
     a.add_argument("--chip", choices=sorted(CHIPS), help="refuse the file unless its header names this chip")
     a.add_argument("--json", action="store_true", help="print the entry as JSON")
     a.set_defaults(func=run_add)
+    g = verbs.add_parser(
+        "get", help="download a MicroPython release from micropython.org into the cache",
+        description="Read the board's download page on micropython.org, download the release image (the newest, "
+                    "or --version), check its header as add does, and cache it. A board file picks the generic "
+                    "build for its chip: ESP32_GENERIC, ESP32_GENERIC_S3 or ESP32_GENERIC_C3.",
+        epilog="examples:\n  fieldnode firmware get m5stack-core2\n  fieldnode firmware get ESP32_GENERIC_S3 "
+               "--version 1.24.1", formatter_class=argparse.RawDescriptionHelpFormatter)
+    g.add_argument("target", metavar="BOARD_OR_PORT",
+                   help=f"a board file ({', '.join(boards.names())}) or a micropython.org board name")
+    g.add_argument("--version", metavar="X.Y.Z", help="the release to get, e.g. 1.24.1 (default: the newest)")
+    g.add_argument("--base-url", default=firmware.MICROPYTHON_ORG, metavar="URL",
+                   help="where the download pages are (default: %(default)s)")
+    g.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="seconds to wait for the server at each step (default: %(default)s)")
+    g.add_argument("--json", action="store_true", help="print the entry and the release as JSON")
+    g.set_defaults(func=run_get)
     ls = verbs.add_parser("list", help="list cached images, newest first")
     ls.add_argument("--chip", choices=sorted(CHIPS), help="only images for this chip")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -33,6 +51,17 @@ def run_add(args):
     else:
         what = "added" if added else "already cached"
         print(f"{what}: {entry.chip} {entry.version or '(no version)'} -> {entry.path}")
+    return 0
+
+
+def run_get(args):
+    entry, added, rel = firmware.get(args.target, args.version, base_url=args.base_url, timeout=args.timeout,
+                                     progress=_Bar())
+    if args.json:
+        print(json.dumps({**entry.as_dict(), "added_now": added, "release": rel.version, "url": rel.url}, indent=2))
+    else:
+        what = "added" if added else "already cached"
+        print(f"{what}: {entry.chip} {entry.version or '(no version)'} from {rel.url} -> {entry.path}")
     return 0
 
 
