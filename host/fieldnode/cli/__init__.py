@@ -33,6 +33,26 @@ State lives under $FIELDNODE_HOME (default ~/.fieldnode).
 """
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self.last = None
+
+    def __call__(self, done, total, stage):
+        pct = int(100 * done / total) if total else 100
+        if self.tty:
+            n = pct * 30 // 100
+            sys.stderr.write(f"\r{stage:<6} [{'#' * n}{'.' * (30 - n)}] {pct:3d}%")
+            if pct == 100:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif (stage, pct == 100) != self.last:
+            print(f"{stage}: {'done' if pct == 100 else 'started'}", file=sys.stderr)
+        self.last = (stage, pct == 100)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fieldnode",

@@ -5,7 +5,7 @@ import json
 
 from .. import boards, firmware
 from ..boards import CHIPS
-from .flash import _Bar
+from . import ProgressBar
 
 
 def register(sub):
@@ -56,7 +56,7 @@ def run_add(args):
 
 def run_get(args):
     entry, added, rel = firmware.get(args.target, args.version, base_url=args.base_url, timeout=args.timeout,
-                                     progress=_Bar())
+                                     progress=ProgressBar())
     if args.json:
         print(json.dumps({**entry.as_dict(), "added_now": added, "release": rel.version, "url": rel.url}, indent=2))
     else:

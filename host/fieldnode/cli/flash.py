@@ -5,6 +5,7 @@ import sys
 
 from .. import boards
 from ..flash import flash, wait_for_repl
+from . import ProgressBar
 
 
 def register(sub):
@@ -28,28 +29,8 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-class _Bar:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
-
-    def __init__(self):
-        self.tty = sys.stderr.isatty()
-        self.last = None
-
-    def __call__(self, done, total, stage):
-        pct = int(100 * done / total) if total else 100
-        if self.tty:
-            n = pct * 30 // 100
-            sys.stderr.write(f"\r{stage:<6} [{'#' * n}{'.' * (30 - n)}] {pct:3d}%")
-            if pct == 100:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-        elif (stage, pct == 100) != self.last:
-            print(f"{stage}: {'done' if pct == 100 else 'started'}", file=sys.stderr)
-        self.last = (stage, pct == 100)
-
-
 def run(args):
-    r = flash(args.port, args.board, args.firmware, erase=args.erase, progress=_Bar(),
+    r = flash(args.port, args.board, args.firmware, erase=args.erase, progress=ProgressBar(),
               connect_attempts=args.connect_attempts, before=args.before, after=args.after)
     repl = None
     if args.after == "hard-reset" and not args.no_wait:
