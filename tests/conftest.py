@@ -24,7 +24,7 @@ if str(FIRMWARE) not in sys.path:
     sys.path.append(str(FIRMWARE))
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
-DEFAULT_HEAP = 113664  # an ESP32 without PSRAM (boards/lowpower-ref.json)
+DEFAULT_HEAP = runtime.ESP32_HEAP  # an ESP32 without PSRAM (boards/lowpower-ref.json)
 
 
 @dataclass

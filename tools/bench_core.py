@@ -71,7 +71,9 @@ def naive_v(a, n: int, o):
     q[1] = mx
     q[2] = s
 
-def naive_b(a, n, o):
+# the yardstick in plain Python, run as bytecode and (decorated below) as native code
+NAIVE = '''
+def naive(a, n, o):
     mn = 32767
     mx = -32768
     s = 0
@@ -85,31 +87,19 @@ def naive_b(a, n, o):
     o[0] = mn
     o[1] = mx
     o[2] = s & 0x3FFFFFFF
+'''
+byt = {}
+exec(NAIVE, byt)
+naive_b = byt['naive']
 
 src = open(%r).read().replace('\ndef ', '\n@micropython.native\ndef ')
 nat = {'micropython': micropython}
 exec(src, nat)
-exec(compile('''
-@micropython.native
-def naive_n(a, n, o):
-    mn = 32767
-    mx = -32768
-    s = 0
-    for i in range(n):
-        v = a[i]
-        s += v * v
-        if v < mn:
-            mn = v
-        if v > mx:
-            mx = v
-    o[0] = mn
-    o[1] = mx
-    o[2] = s & 0x3FFFFFFF
-''', 'naive', 'exec'), nat)
+exec(NAIVE.replace('\ndef ', '\n@micropython.native\ndef '), nat)
 
 def call(name, impl):
     if name == 'naive':
-        f = {'viper': naive_v, 'native': nat['naive_n'], 'bytecode': naive_b}[impl]
+        f = {'viper': naive_v, 'native': nat['naive'], 'bytecode': naive_b}[impl]
         return lambda: f(w, N, o)
     mod = {'viper': kern, 'bytecode': twin}.get(impl)
     f = getattr(mod, name) if mod else nat[name]

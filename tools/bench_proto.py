@@ -73,7 +73,7 @@ def collector_rate(batch, n_uplinks):
 def mpy_encode():
     import subprocess
 
-    from fieldnode.paths import FIRMWARE, micropython_cmd
+    from fieldnode.sim import runtime
 
     code = f"""
 import time
@@ -86,8 +86,7 @@ for i in range(200):
 print(time.ticks_diff(time.ticks_us(), t) / 200)
 """
     try:
-        out = subprocess.run([micropython_cmd(), "-X", "heapsize=113664", "-c", code], capture_output=True, text=True,
-                             env={"MICROPYPATH": str(FIRMWARE)}, timeout=60).stdout.strip()
+        out = runtime.run(code, shims=False, timeout=60).out.strip()  # the ESP32's heap, firmware on the path
         return [_row("MicroPython unix port: encode + tag one uplink", round(float(out), 1), "us")]
     except (OSError, ValueError, subprocess.SubprocessError):
         return []

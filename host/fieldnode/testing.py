@@ -83,7 +83,7 @@ _fieldnode_main()
 """
 
 
-def run_mpy(code: str, *, setup: str | None = None, path=(), heap: int = 227328, measure: bool = False,
+def run_mpy(code: str, *, setup: str | None = None, path=(), heap: int | None = None, measure: bool = False,
             timeout: float = 60, cwd=None) -> MpyResult:
     """Run ``code`` (after ``setup``, which is not measured) under the MicroPython unix port with ``path`` first
     on its module path. Raises MicroPythonError with MicroPython's traceback when it fails.
@@ -101,7 +101,8 @@ def run_mpy(code: str, *, setup: str | None = None, path=(), heap: int = 227328,
             (d / "setup.py").write_text(setup)
         (d / "driver.py").write_text(_DRIVER)
         args = (str(d / "code.py"), str(d / "setup.py") if setup else "", str(d / "result"), "1" if measure else "0")
-        r = runtime.run(file=d / "driver.py", heap=heap, extra_path=[Path(p).resolve() for p in path], args=args,
+        r = runtime.run(file=d / "driver.py", heap=heap or runtime.host_heap(),
+                        extra_path=[Path(p).resolve() for p in path], args=args,
                         timeout=timeout, cwd=cwd, shims=False)
         if r.rc != 0 or not (d / "result").exists():
             # the port prints an uncaught exception after the program's own output (on stdout, from this package)
@@ -261,7 +262,7 @@ def mpy_run(request):
     the rootdir as working directory. See ``fieldnode.testing.run_mpy``."""
     _require_micropython()
     from . import boards
-    from .sim.board import VirtualBoard
+    from .sim import runtime
 
     root = request.config.rootpath
     ini_path = [Path(p) for p in request.config.getini("fieldnode_path")]
@@ -269,8 +270,7 @@ def mpy_run(request):
         board = boards.load(_default_board(request.config))
     except FieldnodeError as e:
         _fail(e)
-    # the heap rule of the virtual board (VirtualBoard.heap_bytes), without starting one
-    default_heap = VirtualBoard.heap_bytes.fget(type("B", (), {"board": board})())
+    default_heap = runtime.host_heap(board.heap_bytes)  # as the virtual board's, without starting one
 
     def run(code: str, *, setup: str | None = None, path=(), heap: int | None = None, measure: bool = False,
             timeout: float = 60) -> MpyResult:

@@ -29,7 +29,6 @@ energy model, fleets) never jumps: only the offset the firmware sees (``rtc_offs
 import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -506,11 +505,8 @@ class VirtualBoard:
 
     @property
     def heap_bytes(self) -> int:
-        """The unix port's heap for this board. On a 64-bit host every object slot and pointer is 8 bytes where the
-        ESP32 has 4, and a GC block is 32 bytes where it is 16 (py/gc.c: BYTES_PER_BLOCK = 4 words), so the same
-        program needs about twice the heap: give it twice the board's, so what fits on the chip fits here and what
-        does not, does not."""
-        return self.board.heap_bytes * (2 if sys.maxsize > 2**32 else 1)
+        """The unix port's heap for this board (``runtime.host_heap``: twice the chip's on a 64-bit host)."""
+        return runtime.host_heap(self.board.heap_bytes)
 
     def command(self, interactive: bool) -> list[str]:
         cmd = [micropython_cmd(), "-X", f"heapsize={self.heap_bytes}"]

@@ -46,15 +46,23 @@ def env_for(bus=None, extra_path=(), base=None, shims=True) -> dict:
 ESP32_HEAP = 113664  # MicroPython's heap on an ESP32 without PSRAM (boards/lowpower-ref.json)
 
 
+def host_heap(chip_heap: int = ESP32_HEAP) -> int:
+    """The unix port's heap for a program that has ``chip_heap`` bytes on the chip. On a 64-bit host every object
+    slot and pointer is 8 bytes where the ESP32 has 4, and a GC block is 32 bytes where it is 16 (py/gc.c:
+    BYTES_PER_BLOCK = 4 words), so the same program needs about twice the heap: twice the chip's, so that what fits
+    on the chip fits here and what does not, does not."""
+    return chip_heap * (2 if sys.maxsize > 2**32 else 1)
+
+
 def run(code=None, *, file=None, bus=None, heap=None, extra_path=(), timeout=120, cwd=None, env=None,
         args=(), shims=True) -> Result:
-    """Run code under the unix port. With the ESP32 API (``shims``) the default heap is the virtual board's rule
-    (VirtualBoard.heap_bytes): an ESP32's, doubled on a 64-bit host, where objects are twice as large and the API
-    modules, built into the chip's firmware, are Python in the heap. Without, the ESP32's heap as it is."""
+    """Run code under the unix port. With the ESP32 API (``shims``) the default heap is the virtual board's,
+    ``host_heap()`` (the API modules, built into the chip's firmware, are Python in the heap here too); without,
+    the ESP32's heap as it is."""
     if (code is None) == (file is None):
         raise ValueError("give code or file")
     if heap is None:
-        heap = ESP32_HEAP * (2 if shims and sys.maxsize > 2**32 else 1)
+        heap = host_heap() if shims else ESP32_HEAP
     cmd = [micropython_cmd(), "-X", f"heapsize={heap}"]
     cmd += ["-c", code] if code is not None else [str(file)]
     cmd += list(args)
