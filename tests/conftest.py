@@ -15,13 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from fieldnode import mpcompat  # noqa: E402
+from fieldnode import fwbridge  # noqa: E402
 from fieldnode.paths import FIRMWARE  # noqa: E402
 from fieldnode.sim import runtime  # noqa: E402
 
-mpcompat.install()
-if str(FIRMWARE) not in sys.path:
-    sys.path.append(str(FIRMWARE))
+fwbridge.install()  # the firmware's pure modules import under CPython, as the host's own code imports them
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_HEAP = runtime.ESP32_HEAP  # an ESP32 without PSRAM (boards/lowpower-ref.json)

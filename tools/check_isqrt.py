@@ -16,8 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from fieldnode import mpcompat  # noqa: E402
-from fieldnode.paths import FIRMWARE  # noqa: E402
+from fieldnode import fwbridge  # noqa: E402
 
 VMAX = 32767**2
 CHUNK = 1 << 22
@@ -26,9 +25,8 @@ CHUNK = 1 << 22
 def main():
     import numpy as np
 
-    mpcompat.install()
-    sys.path.append(str(FIRMWARE))
-    from core.fixed import SQRT_EXP, SQRT_SEED
+    fixed = fwbridge.load("core.fixed")
+    SQRT_EXP, SQRT_SEED = fixed.SQRT_EXP, fixed.SQRT_SEED
 
     seed = np.array(list(SQRT_SEED), dtype=np.int64)
     ex = np.array(list(SQRT_EXP), dtype=np.int64)

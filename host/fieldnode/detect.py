@@ -25,7 +25,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from . import mpcompat
+from . import fwbridge
 from .errors import ConfigError, FieldnodeError, UsageError
 from .paths import FIRMWARE, micropython_cmd
 
@@ -79,9 +79,7 @@ while True:
 
 
 def _firmware_import():
-    mpcompat.install()
-    if str(FIRMWARE) not in sys.path:
-        sys.path.append(str(FIRMWARE))
+    fwbridge.install()
 
 
 def load_config(path=None) -> dict:

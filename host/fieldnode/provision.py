@@ -21,7 +21,6 @@ history. A device whose config names a device id that the registry holds as prov
 
 import json
 import sqlite3
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +30,7 @@ from pathlib import Path
 from . import boards, provision_device
 from .device import Device, connect
 from .errors import ConfigError, DeviceError, NetworkError, UsageError
-from .paths import FIRMWARE, home
+from .paths import home
 from .registry import Registry, default_who, parse_device_id
 
 DEFAULT_ENDPOINT = "uni.soracom.io:23080"  # SORACOM Unified Endpoint, UDP (net/link.py PRESET)
@@ -113,15 +112,9 @@ class ProvisionReport:
 
 # -- config ---------------------------------------------------------------------------------------------------
 def _firmware_modules():
-    from . import mpcompat
+    from . import fwbridge
 
-    mpcompat.install()
-    if str(FIRMWARE) not in sys.path:
-        sys.path.append(str(FIRMWARE))
-    import appconfig
-    from net import link
-
-    return appconfig, link
+    return fwbridge.load("appconfig"), fwbridge.load("net.link")
 
 
 def build_config(opts: ProvisionOptions, device_id: int, board) -> dict:

@@ -19,7 +19,6 @@ modem's DTR GPIO, when its board file wires one, to ``dtr(level, now_ms)``; an u
 """
 
 import re
-import sys
 import time
 
 from ..devices import UARTDevice
@@ -41,17 +40,9 @@ def codings():
     with AT+CPSMS / AT+CEDRXS, imported once so that the model decodes with the very code that encoded."""
     global _link
     if _link is None:
-        from ... import mpcompat
-        from ...paths import FIRMWARE
+        from ... import fwbridge
 
-        mpcompat.install()
-        if str(FIRMWARE) not in sys.path:
-            sys.path.append(str(FIRMWARE))
-        from net import link
-
-        if not str(getattr(link, "__file__", "")).startswith(str(FIRMWARE)):
-            raise ImportError(f"net.link came from {link.__file__}, not from {FIRMWARE}: another package shadows it")
-        _link = link
+        _link = fwbridge.load("net.link")
     return _link
 
 # +CME ERROR codes (3GPP TS 27.007 section 9.2.1) and their verbose text (AT+CMEE=2)
