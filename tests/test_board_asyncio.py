@@ -121,7 +121,7 @@ asyncio.run(main())
 """)
     finally:
         b.close()
-    # SIM7080G model: 20 ms per simple command (sim/modems/base.py CMD_MS); the echo of ATE0 itself comes first
+    # SIM7080G model: 20 ms per simple command (sim/modems/v250.py CMD_MS); the echo of ATE0 itself comes first
     assert v["echo_off"] == (["ATE0", "OK"], 20)
     assert v["imei"][0][1] == "OK" and v["imei"][1] == 40
     assert v["cereg"] == (["OK"], 60)

@@ -148,15 +148,15 @@ class BG9x(ATModem):
             return self.reply(t, (), "ERROR", delay=2500)
         self.qierr = 0
         due = self.reply(t, delay=1500)
-        self._at(due, self._activated)
+        self.schedule(due, self._activated)
 
     def _activated(self, now):
-        self.ctx_active = True
-        self.last_traffic = now
+        self.set_pdn(True)
+        self.traffic(now)
 
     # TCP/IP AN 2.3.3 AT+QIDEACT: up to 40 s
     def _qideact(self, k, a, t):
-        self.ctx_active = False
+        self.set_pdn(False)
         for s in self.sockets.values():
             s.close()
         self.sockets = {}
@@ -177,7 +177,7 @@ class BG9x(ATModem):
             fail = self.open_socket(sid, a[2], a[3], int(a[4]))
             err = {None: 0, "dns": 565, "refused": 566}[fail]
         self.qierr = err
-        self.last_traffic = t
+        self.traffic(t)
         self.urc(due + (self.sc.rtt_ms if a[2] == "TCP" else 200), f"+QIOPEN: {sid},{err}")
 
     # TCP/IP AN 2.3.7 AT+QISEND=<connectID>,<send_length>: '>', data, then SEND OK / SEND FAIL / ERROR
@@ -190,9 +190,6 @@ class BG9x(ATModem):
         self.prompt(t, n, lambda data, now, sid=sid: self._sent(sid, data, now))
 
     def _sent(self, sid, data, now):
-        if self.reset_pending:
-            self.reset_pending = False
-            return self.reset(now)
         if self.socket_send(sid, data, now):
             self.reply(now, (), "SEND OK", delay=self.sc.rtt_ms // 4)
         else:
@@ -203,7 +200,7 @@ class BG9x(ATModem):
         s = self.sockets.get(sid)
         if s is not None and self.state == "on" and not getattr(s, "announced", False):
             s.announced = True
-            self.last_traffic = now_ms
+            self.traffic(now_ms)
             self.emit(f'\r\n+QIURC: "recv",{sid}\r\n'.encode())
 
     def on_socket_closed(self, sid, now_ms):
@@ -246,7 +243,7 @@ class BG9x(ATModem):
     # AT Commands Manual, AT+QPOWD=1 normal power down: OK, then POWERED DOWN
     def _qpowd(self, k, a, t):
         due = self.reply(t)
-        self._at(due + 300, lambda now: self.power_off(now))
+        self.schedule(due + 300, lambda now: self.power_off(now))
 
     # AT Commands Manual, AT+QNWINFO "Query Network Information"
     def _qnwinfo(self, k, a, t):

@@ -118,6 +118,18 @@ class Scenario:
                 return f
         return None
 
+    def closes_after_send(self) -> bool:
+        """Count one send against the socket_closed faults; True when one of them closes the socket now."""
+        closed = False
+        for f in self.faults:
+            if f.kind == "socket_closed" and (f.times is None or f.times > 0):
+                f.after_sends -= 1
+                if f.after_sends <= 0:
+                    if f.times is not None:
+                        f.times -= 1
+                    closed = True
+        return closed
+
     def in_outage(self, rel_ms: int) -> bool:
         return any(a <= rel_ms < b for a, b in self.outages)
 

@@ -104,6 +104,21 @@ BG95 = Profile("BG95", sleep_ma=1.2, sleep_drx_ms=2560, tx23_ma=193.65,
 
 PROFILES = {"sim7080g": SIM7080G, "bg95": BG95, "bg96": BG95, "bg77": BG95}
 
+def figure(prof: Profile, state: str, nbiot: bool, drx_ms: int, edrx):
+    """(mA, source) of a network-dependent state of a module with figures ``prof``: "idle_drx" at the cell's DRX
+    cycle, "idle_edrx" with the granted eDRX ``(cycle_ms, ptw_ms)`` (None: plain DRX), "tau" on the radio access
+    technology in use; (None, None) for the other states (the board file gives them)."""
+    if state == "idle_drx" or (state == "idle_edrx" and edrx is None):
+        return prof.drx_ma(drx_ms), prof.idle_source(f"DRX {drx_ms} ms")
+    if state == "idle_edrx":
+        return (prof.edrx_ma(edrx[0], edrx[1], drx_ms),
+                prof.idle_source(f"eDRX {edrx[0]} ms, PTW {edrx[1]} ms, DRX {drx_ms} ms"))
+    if state == "tau":
+        ms, mc = prof.tau(nbiot)
+        return mc / (ms / 1000.0), prof.tau_source(nbiot)
+    return None, None
+
+
 # -- 3GPP codings the firmware does not send (it sends the eDRX cycle and the PSM timers: firmware/net/link.py) ---
 # LTE-M paging cycles the network may broadcast (TS 36.331 PCCH-Config defaultPagingCycle rf32..rf256).
 DRX_CYCLES_MS = (320, 640, 1280, 2560)

@@ -1,5 +1,6 @@
 """SIMCom SIM7080G as its AT dialect says: "SIM7070_SIM7080_SIM7090 Series AT Command Manual" (V1.04), cited as
-"Manual" with the command's section title; the standard commands are in ``base.py``.
+"Manual" with the command's section title; the standard commands are in ``ts27007.py``, the layers under them in
+``base.py``.
 """
 
 from . import power
@@ -10,6 +11,7 @@ _ACT = {1: 7, 2: 9, 3: 7}
 
 
 class SIM7080G(ATModem):
+    NAME = "sim7080g"
     MODEL = "SIM7080"
     MANUFACTURER = "SIMCOM INCORPORATED"
     REVISION = "1951B17SIM7080"
@@ -30,23 +32,14 @@ class SIM7080G(ATModem):
         self.cncfg = {}
         self.pdp = {}  # pdpidx -> active
         super().__init__(clock, scenario)
-        c = self.commands
-        c["+CCID"] = self._ccid
-        c["+CNMP"] = self._cnmp
-        c["+CMNB"] = self._cmnb
-        c["+CBANDCFG"] = self._cbandcfg
-        c["+CNCFG"] = self._cncfg
-        c["+CNACT"] = self._cnact
-        c["+CAOPEN"] = self._caopen
-        c["+CASEND"] = self._casend
-        c["+CARECV"] = self._carecv
-        c["+CACLOSE"] = self._caclose
-        c["+CASTATE"] = self._castate
-        c["+CPOWD"] = self._cpowd
-        c["+CPSI"] = self._cpsi
-        c["+CLTS"] = self._clts
-        # Manual, AT+CSCLK "Configure Slow Clock": 0 the module never sleeps, 1 it sleeps while DTR is high
-        c["+CSCLK"] = lambda k, a, t: self._sleep_clock(k, a, t, "CSCLK")
+        self.add_commands({
+            "+CCID": self._ccid, "+CNMP": self._cnmp, "+CMNB": self._cmnb, "+CBANDCFG": self._cbandcfg,
+            "+CNCFG": self._cncfg, "+CNACT": self._cnact, "+CAOPEN": self._caopen, "+CASEND": self._casend,
+            "+CARECV": self._carecv, "+CACLOSE": self._caclose, "+CASTATE": self._castate, "+CPOWD": self._cpowd,
+            "+CPSI": self._cpsi, "+CLTS": self._clts,
+            # Manual, AT+CSCLK "Configure Slow Clock": 0 the module never sleeps, 1 it sleeps while DTR is high
+            "+CSCLK": lambda k, a, t: self._sleep_clock(k, a, t, "CSCLK"),
+        })
 
     def boot_urcs(self):
         # With a fixed baud rate (AT+IPR) the module reports RDY, then the SIM and SMS subsystems.
@@ -145,17 +138,17 @@ class SIM7080G(ATModem):
         due = self.reply(t)
         if not on:
             self.pdp[idx] = False
-            self.ctx_active = any(self.pdp.values())
+            self.set_pdn(any(self.pdp.values()))
             return self.urc(due + 100, f"+APP PDP: {idx},DEACTIVE")
         ok = self.apn_ok()
 
         def done(now, idx=idx, ok=ok):
             self.pdp[idx] = ok
-            self.ctx_active = any(self.pdp.values())
-            self.last_traffic = now
+            self.set_pdn(any(self.pdp.values()))
+            self.traffic(now)
             self.emit(f"\r\n+APP PDP: {idx},{'ACTIVE' if ok else 'DEACTIVE'}\r\n".encode())
 
-        self._at(due + 1200, done)
+        self.schedule(due + 1200, done)
 
     # Manual, AT+CAOPEN "Open a TCP/UDP Connection": -> +CAOPEN: <cid>,<result> and OK
     def _caopen(self, k, a, t):
@@ -171,7 +164,7 @@ class SIM7080G(ATModem):
             return self.reply(t, (f"+CAOPEN: {cid},21",), delay=100)  # 21: network not active
         err = self.open_socket(cid, a[2], a[3], int(a[4]))
         res = {None: 0, "dns": 20, "refused": 23}[err]  # 20 can't resolve host, 23 remote refuse
-        self.last_traffic = t
+        self.traffic(t)
         self.reply(t, (f"+CAOPEN: {cid},{res}",), delay=self.sc.rtt_ms if a[2] == "TCP" else 150)
 
     # Manual, AT+CASEND "Send Data via an Established Connection": '>' then <datalen> bytes, then OK
@@ -184,9 +177,6 @@ class SIM7080G(ATModem):
         self.prompt(t, n, lambda data, now, cid=cid: self._sent(cid, data, now))
 
     def _sent(self, cid, data, now):
-        if self.reset_pending:
-            self.reset_pending = False
-            return self.reset(now)
         if self.socket_send(cid, data, now):
             self.reply(now, delay=self.sc.rtt_ms // 4)
         else:
@@ -194,7 +184,7 @@ class SIM7080G(ATModem):
 
     def on_socket_data(self, sid, now_ms):
         if sid in self.sockets and self.state == "on":
-            self.last_traffic = now_ms
+            self.traffic(now_ms)
             self.emit(f"\r\n+CADATAIND: {sid}\r\n".encode())
 
     def on_socket_closed(self, sid, now_ms):
@@ -234,7 +224,7 @@ class SIM7080G(ATModem):
         if k != "set" or a[:1] != ["1"]:
             return self.error(t, 50)
         self.reply(t, (), None)
-        self._at(max(t, self.busy_until) + 300, lambda now: self.power_off(now))
+        self.schedule(max(t, self.busy_until) + 300, lambda now: self.power_off(now))
 
     # Manual, AT+CPSI "Inquiring UE System Information"
     def _cpsi(self, k, a, t):
