@@ -4,7 +4,7 @@ virtual time, CEREG URCs, PSM entry, power states and scenario validation."""
 import pytest
 from fieldnode.errors import ConfigError
 from fieldnode.sim.clock import VirtualClock
-from fieldnode.sim.modems import MODEMS, SIM7080G, BG9x, create
+from fieldnode.sim.modems import BG77, BG95, BG96, MODEMS, SIM7080G, BG9x, create
 
 
 class Rig:
@@ -31,7 +31,8 @@ def booted(name, scenario=None):
 
 
 def test_table_and_variants():
-    assert MODEMS == {"sim7080g": SIM7080G, "bg95": BG9x, "bg96": BG9x, "bg77": BG9x}
+    assert MODEMS == {"sim7080g": SIM7080G, "bg95": BG95, "bg96": BG96, "bg77": BG77}
+    assert all(issubclass(c, BG9x) for c in (BG95, BG96, BG77))
     assert booted("bg96").at("ATI") == b"ATI\r\r\nQuectel\r\nBG96\r\nRevision: BG96MAR02A07M1G\r\n\r\nOK\r\n"
 
 

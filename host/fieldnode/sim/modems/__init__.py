@@ -10,13 +10,18 @@ module may sleep once AT+CSCLK=1 / AT+QSCLK=1, and its UART then ignores the hos
 ``model.next_change_ms()`` says when it will change by itself (a board that skips virtual
 time should ``poll()`` it then): replies, PSM entry, the periodic TAU when the granted T3412 runs out.
 
+The models are layers, each importing only the one below (``base.py`` draws the stack): ``v250.py`` the command
+line, ``radio.py`` power and the network's state, ``ts27007.py`` the standard commands, ``base.py`` the data path;
+``sim7080g.py`` and ``bg9x.py`` (BG95, BG96, BG77) the families; ``network.py`` the scenario and the host sockets;
+``power.py`` the current figures.
+
 Data goes over real sockets to this host: the scenario's ``dns`` maps the names the firmware uses to local
 addresses, so ``uni.soracom.io:23080`` reaches a collector on 127.0.0.1.
 
 Scenario keys (all optional; the defaults are a roaming SORACOM-like SIM in good LTE-M coverage)::
 
     {
-      "model": "bg95",                   # BG9x only: bg95 | bg96 | bg77
+      "model": "bg96",                   # optional check: must name the board's modem.type (it never chooses)
       "power": "on",                     # "off": the modem waits for a PWRKEY press (boards that wire PWRKEY)
       "sim": {"present": true, "iccid": "8981100000123456789F", "imsi": "440103123456789", "pin": false},
       "imei": "866123045678901",
@@ -46,23 +51,24 @@ Scenario keys (all optional; the defaults are a roaming SORACOM-like SIM in good
 A malformed scenario raises ``ConfigError`` naming the key.
 """
 
+from ... import parts
 from .base import ATModem
-from .bg9x import BG9x
+from .bg9x import BG77, BG95, BG96, BG9x
 from .sim7080g import SIM7080G
 
-MODEMS = {"sim7080g": SIM7080G, "bg95": BG9x, "bg96": BG9x, "bg77": BG9x}
+# One row per board-file modem.type, from the one table of parts (fieldnode.parts.MODEMS): the model class it names.
+MODEMS = {name: parts.model_class(part) for name, part in parts.MODEMS.items()}
 
 
 def create(name: str, clock, scenario: dict | None = None) -> ATModem:
-    """The model for a board's ``modem.type``; BG9x variants take their model from ``name``."""
+    """The model for a board's ``modem.type`` (``MODEMS[name](clock, scenario)``). The scenario's optional "model"
+    key is only a check: it must name the same module, or the scenario is refused (ConfigError)."""
     from ...errors import ConfigError
 
     cls = MODEMS.get(name)
     if cls is None:
         raise ConfigError(f"no simulated modem {name!r}", f"choose one of: {', '.join(MODEMS)}")
-    if cls is BG9x:
-        scenario = dict(scenario or {}, model=name)
     return cls(clock, scenario)
 
 
-__all__ = ["MODEMS", "ATModem", "BG9x", "SIM7080G", "create"]
+__all__ = ["MODEMS", "ATModem", "BG9x", "BG95", "BG96", "BG77", "SIM7080G", "create"]

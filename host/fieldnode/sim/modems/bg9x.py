@@ -1,66 +1,65 @@
 """Quectel BG95 / BG96 / BG77 as their AT dialect says: "BG95 Series AT Commands Manual" / "BG96 AT Commands Manual"
 (AT+QCFG, AT+QCCID, AT+QPOWD, cited by command title) and the "BG95&BG77&BG600L Series TCP/IP Application Note" /
 "BG96 TCP/IP Application Note" (cited as "TCP/IP AN" with its section: 2.3.x commands, 2.4.x URCs, chapter 4
-error codes). The variant comes from the scenario's "model" key (bg95 by default).
+error codes).
+
+``BG9x`` is what the three share; ``BG95`` (the BG95-M3), ``BG96`` and ``BG77`` override only where their own
+documents differ: the identity ATI gives, the radios they have (and so the AT+QCFG="nwscanmode"/"nwscanseq" values
+they take), the PWRKEY timing of each Hardware Design, the boot URCs and the power profile. The board file's
+``modem.type`` picks the class (``fieldnode.parts.MODEMS``).
 """
 
 from . import power
 from .base import ATModem
 
-VARIANTS = {
-    # model: (ATI model line, revision, PWRKEY on ms, boot URCs after RDY)
-    "bg95": ("BG95-M3", "BG95M3LAR02A03", 500, (b"APP RDY",)),
-    "bg96": ("BG96", "BG96MAR02A07M1G", 100, ()),
-    "bg77": ("BG77", "BG77LAR02A04", 500, (b"APP RDY",)),
-}
 QI_TEXT = {0: "operation successful", 561: "open PDP context failed", 563: "socket identity has been used",
            565: "DNS parse failed", 566: "socket connect failed", 567: "socket has been closed",
            572: "operation not allowed"}
 
 
 class BG9x(ATModem):
+    """The family. Not built on its own: a board file names the module (BG95, BG96 or BG77)."""
+
     MANUFACTURER = "Quectel"
-    BOOT_MS = 4500  # rough: PWRKEY to RDY (hardware design, turn-on timing)
-    PWRKEY_OFF_MS = 650  # hardware design: PWRKEY low >= 650 ms turns the module off
+    BOOT_MS = 4500  # rough: PWRKEY to RDY (the turn-on timing pages of the hardware designs were not reachable)
+    PWRKEY_OFF_MS = 650  # BG95&BG96 Compatible Design 4.3.2, BG95 Series / BG77 Hardware Design 3.6.2.1: >= 650 ms
     POWER_DOWN_URC = b"POWERED DOWN"
     # From DTR low until a sleeping module's UART listens: not published for the BG95/BG96/BG77 (their hardware
     # design says only that DTR low wakes the module). Quectel's GSM UART Application Note V1.0, 6.2 DTR, gives
     # "about 600ms" for its GSM modules; taken as a conservative stand-in.
     DTR_WAKE_MS = 600
+    APP_RDY = True  # "APP RDY" follows "RDY" at boot
+    # AT+QCFG="nwscanseq" <scanseq> codes (BG96 AT Commands Manual and BG95&BG77 AT Commands Manual, AT+QCFG
+    # "Configure RAT Searching Sequence"): 00 automatic, 01 GSM, 02 LTE Cat M1 (eMTC), 03 LTE Cat NB1/NB2; a
+    # sequence is codes in order, e.g. 020301. RATS: the codes this module's radio has.
+    RATS = ("02", "03", "01")
+    # The default, eMTC then NB-IoT then GSM: what BG95/BG96 modules answer out of the box (a public BG95/BG96
+    # setup script checks for exactly 020301 before it changes anything); the manuals' default was not reachable.
+    NWSCANSEQ = "020301"
+    SCANMODES = ("0", "1", "3")  # AT+QCFG="nwscanmode": a BG95-M3 answers the test form with (0,1,3)
 
     def __init__(self, clock, scenario=None):
-        variant = (scenario or {}).get("model") or "bg95"
-        if variant not in VARIANTS:
-            from ...errors import ConfigError
-
-            raise ConfigError(f"modem scenario: model {variant!r} is not one of {', '.join(VARIANTS)}")
-        self.variant = variant
-        self.MODEL, self.REVISION, self.PWRKEY_ON_MS, self._extra_urcs = VARIANTS[variant]
-        self.PROFILE = power.PROFILES[variant]
-        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "band": ("0", "0", "0")}
+        if self.NAME is None:
+            raise TypeError("BG9x is the family: build BG95, BG96 or BG77 (fieldnode.sim.modems.create)")
+        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "nwscanseq": self.NWSCANSEQ, "band": ("0", "0", "0")}
         self.qicsgp = {}
         self.qierr = 0
         super().__init__(clock, scenario)
-        c = self.commands
-        c["+QCCID"] = self._qccid
-        c["+QCFG"] = self._qcfg
-        c["+QICSGP"] = self._qicsgp
-        c["+QIACT"] = self._qiact
-        c["+QIDEACT"] = self._qideact
-        c["+QIOPEN"] = self._qiopen
-        c["+QISEND"] = self._qisend
-        c["+QIRD"] = self._qird
-        c["+QICLOSE"] = self._qiclose
-        c["+QISTATE"] = self._qistate
-        c["+QIGETERROR"] = self._qigeterror
-        c["+QPOWD"] = self._qpowd
-        c["+QNWINFO"] = self._qnwinfo
-        c["+QLTS"] = self._qlts
-        # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR is high)
-        c["+QSCLK"] = lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK")
+        self.add_commands({
+            "+QCCID": self._qccid, "+QCFG": self._qcfg, "+QICSGP": self._qicsgp, "+QIACT": self._qiact,
+            "+QIDEACT": self._qideact, "+QIOPEN": self._qiopen, "+QISEND": self._qisend, "+QIRD": self._qird,
+            "+QICLOSE": self._qiclose, "+QISTATE": self._qistate, "+QIGETERROR": self._qigeterror,
+            "+QPOWD": self._qpowd, "+QNWINFO": self._qnwinfo, "+QLTS": self._qlts,
+            # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR high)
+            "+QSCLK": lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK"),
+        })
+
+    @property
+    def variant(self) -> str:
+        return self.NAME
 
     def boot_urcs(self):
-        urcs = [b"RDY", *self._extra_urcs, b"+CFUN: 1"]
+        urcs = [b"RDY", *([b"APP RDY"] if self.APP_RDY else []), b"+CFUN: 1"]
         if self.sc.sim_present:
             urcs += [b"+CPIN: READY", b"+QUSIM: 1", b"+QIND: SMS DONE"]
         else:
@@ -100,7 +99,16 @@ class BG9x(ATModem):
             return
         self.reply(t, (f"+QCCID: {self.sc.iccid}",))
 
-    # AT Commands Manual, AT+QCFG "Extended Configuration Settings": "nwscanmode", "iotopmode", "band"
+    def _scanseq_ok(self, seq: str) -> bool:
+        """A <scanseq> this module takes: 00 (automatic), or its RATs' codes in some order, each at most once."""
+        if seq == "00":
+            return True
+        codes = [seq[i:i + 2] for i in range(0, len(seq), 2)]
+        return (bool(codes) and len(seq) % 2 == 0 and len(set(codes)) == len(codes)
+                and all(c in self.RATS for c in codes))
+
+    # AT Commands Manual, AT+QCFG "Extended Configuration Settings": "nwscanmode", "nwscanseq", "iotopmode", "band";
+    # AT+QCFG="<name>" reads the setting back as +QCFG: "<name>",<value>
     def _qcfg(self, k, a, t):
         if k != "set" or not a or a[0] not in self.qcfg:
             return self.error(t, 50)
@@ -117,8 +125,14 @@ class BG9x(ATModem):
             except ValueError:
                 return self.error(t, 50)
             self.qcfg["band"] = vals
+        elif name == "nwscanseq":
+            if not self._scanseq_ok(a[1]):
+                return self.error(t, 50)
+            self.qcfg[name] = a[1]
         else:
-            allowed = {"nwscanmode": ("0", "1", "3"), "iotopmode": ("0", "1", "2")}[name]
+            # "nwscanmode": 0 automatic, 1 GSM only, 3 LTE only (SCANMODES: those this module's radios allow);
+            # "iotopmode": 0 eMTC, 1 NB-IoT, 2 both
+            allowed = {"nwscanmode": self.SCANMODES, "iotopmode": ("0", "1", "2")}[name]
             if a[1] not in allowed:
                 return self.error(t, 50)
             self.qcfg[name] = a[1]
@@ -251,3 +265,56 @@ class BG9x(ATModem):
             return self.reply(t, ("+QNWINFO: No Service",))
         rat = "NBIoT" if self.act() == 9 else "eMTC"
         self.reply(t, (f'+QNWINFO: "{rat}","44010","LTE BAND 19",6200',))
+
+
+# -- the three modules ---------------------------------------------------------------------------------------------
+# ATI answers: "Quectel / <model> / Revision: <revision>" as modules print it (V.250 I, TS 27.007 +CGMM/+CGMR): the
+# BG95-M3 line from a module's own transcript (lukejenkins/cwd, reference/quectel/bg95m3: BG95M3LAR02A03); the
+# BG96 and BG77 lines as public driver code and router documentation quote them (BG96MAR02A07M1G, BG77LAR02A04).
+
+class BG95(BG9x):
+    """BG95-M3: LTE Cat M1, Cat NB2 and EGPRS (BG95 Series Hardware Design, chapter 2: of the BG95 variants the M3
+    is the one with GSM/EGPRS; the M1/M2 are LTE only and not modelled)."""
+
+    NAME = "bg95"
+    MODEL = "BG95-M3"
+    REVISION = "BG95M3LAR02A03"
+    PWRKEY_ON_MS = 500  # turn-on press 500-1000 ms as the firmware's note has it; the HD page was not reachable
+    # BG95 Series Hardware Design 3.6.2.1: "Driving PWRKEY low for 650-1500 ms and then release it, the module will
+    # execute power-down procedure"; a longer press is no power-down. Its note to 3.6.1: the chipset has the reset
+    # function integrated into PWRKEY. The reset press itself is the BG77's (BG77 HD 3.7, 2-3.8 s): the BG95's own
+    # reset timing page was not reachable.
+    PWRKEY_OFF_MAX_MS = 1500
+    PWRKEY_RESET_MS = 2000
+    PROFILE = power.PROFILES["bg95"]
+
+
+class BG96(BG9x):
+    """BG96: LTE Cat M1, Cat NB1 and EGPRS. Its own RESET_N pin (PWRKEY does not reset it); no "APP RDY" at boot."""
+
+    NAME = "bg96"
+    MODEL = "BG96"
+    REVISION = "BG96MAR02A07M1G"
+    APP_RDY = False
+    # Turn-on: at least 100 ms as the firmware's note has it (ST's BG96 driver, after BG96 HD V1.4, holds 500 ms);
+    # the HD page was not reachable. Turn-off: "at least 650ms for BG96", no upper bound (BG95&BG96 Compatible
+    # Design 4.3.2).
+    PWRKEY_ON_MS = 100
+    PROFILE = power.PROFILES["bg96"]
+
+
+class BG77(BG9x):
+    """BG77: LTE Cat M1 and Cat NB2 only, no GSM (BG77 Hardware Design, chapter 2): AT+QCFG takes no GSM RAT."""
+
+    NAME = "bg77"
+    MODEL = "BG77"
+    REVISION = "BG77LAR02A04"
+    RATS = ("02", "03")
+    NWSCANSEQ = "0203"  # the BG95 default without GSM (a BG77's own answer was not reachable)
+    SCANMODES = ("0", "3")  # no "1" (GSM only): the module has no GSM radio; its manual's range was not reachable
+    PWRKEY_ON_MS = 500  # as the BG95's (the HD turn-on page was not reachable)
+    # BG77 Hardware Design 3.6.2.1: power-down "for a duration between 650ms and 1500ms"; 3.7: RESET_N is
+    # multiplexed from PWRKEY, "reset by driving RESET_N low for a duration between 2s and 3.8s".
+    PWRKEY_OFF_MAX_MS = 1500
+    PWRKEY_RESET_MS = 2000
+    PROFILE = power.PROFILES["bg77"]

@@ -91,18 +91,28 @@ class Profile:
 SIM7080G = Profile("SIM7080G", sleep_ma=0.6, sleep_drx_ms=2560, tx23_ma=220.0,
                    source="SIMCom SIM7080 product page: sleep 600 uA (DRX cycle not stated, 2.56 s assumed)")
 
-# Quectel BG95 (BG96 and BG77 share it: their own tables were not reachable; same Quectel LPWA family). The BG95's
-# sleep-state current at a given DRX cycle was not reachable either (the BG95 LPWA Specification V2.0 gives only
-# the awake idle, 18.9 mA at DRX 1.28 s). Used instead: the highest sleep figure among the LTE-M modules we could
-# read, SIMCom SIM7000 Series Hardware Design V1.09, table 34 "LTE sleep mode" 1.2 mA (@DRX 2.56 s, table 2) -
-# conservative. Transmit: BG95 Series Hardware Design V1.5 table 42, "LTE Cat M1 data transfer (GNSS OFF) B1 @
-# 21.29 dBm 193.65 mA", as a public module comparison quotes it (the PDF was not reachable); the board file's own
-# figure is 190 mA.
+# Quectel BG95. The BG95's sleep-state current at a given DRX cycle was not reachable (the BG95 LPWA Specification V2.0
+# gives only the awake idle, 18.9 mA at DRX 1.28 s). Used instead: the highest sleep figure among the LTE-M modules we
+# could read, SIMCom SIM7000 Series Hardware Design V1.09, table 34 "LTE sleep mode" 1.2 mA (@DRX 2.56 s, table 2) -
+# conservative. Transmit: BG95 Series Hardware Design V1.5 table 42, "LTE Cat M1 data transfer (GNSS OFF) B1 @ 21.29 dBm
+# 193.65 mA", as a public module comparison quotes it (the PDF was not reachable); the board file's own figure is 190
+# mA.
 BG95 = Profile("BG95", sleep_ma=1.2, sleep_drx_ms=2560, tx23_ma=193.65,
                source="not reachable for the BG95; SIMCom SIM7000 HD V1.09 table 34, LTE sleep 1.2 mA @ DRX 2.56 s "
                       "(conservative stand-in)")
 
-PROFILES = {"sim7080g": SIM7080G, "bg95": BG95, "bg96": BG95, "bg77": BG95}
+# Quectel BG96 and BG77: their hardware designs' current tables (BG96 HD table "current consumption", BG77 HD
+# chapter 6) were not reachable, so each gets the BG95's stand-ins, under its own name so that a report says which
+# module's figure is a stand-in (the energy report carries the source).
+BG96 = Profile("BG96", sleep_ma=1.2, sleep_drx_ms=2560, tx23_ma=193.65,
+               source="BG96 Hardware Design current table not reachable; the BG95 stand-in (SIMCom SIM7000 HD V1.09 "
+                      "table 34, LTE sleep 1.2 mA @ DRX 2.56 s)")
+BG77 = Profile("BG77", sleep_ma=1.2, sleep_drx_ms=2560, tx23_ma=193.65,
+               source="BG77 Hardware Design current table not reachable; the BG95 stand-in (SIMCom SIM7000 HD V1.09 "
+                      "table 34, LTE sleep 1.2 mA @ DRX 2.56 s)")
+
+# By power profile name (fieldnode.parts.MODEMS[...].power); a model's PROFILE is the entry its part names.
+PROFILES = {"sim7080g": SIM7080G, "bg95": BG95, "bg96": BG96, "bg77": BG77}
 
 def figure(prof: Profile, state: str, nbiot: bool, drx_ms: int, edrx):
     """(mA, source) of a network-dependent state of a module with figures ``prof``: "idle_drx" at the cell's DRX
