@@ -8,7 +8,7 @@ import pytest
 from fieldnode import boards
 from fieldnode.sim.board import VirtualBoard
 from fieldnode.sim.modems import power
-from fieldnode.sim.modems.radio import codings
+from fieldnode.sim.modems.power import codings
 
 L = codings()  # firmware/net/link.py
 from net.at import AT  # noqa: E402  (importable once codings() has put the firmware on the path)

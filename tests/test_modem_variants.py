@@ -90,6 +90,8 @@ def test_bg77_scans_no_gsm():
     assert r.at('AT+QCFG="nwscanseq",0302,1') == b"\r\nOK\r\n"
     assert r.at('AT+QCFG="nwscanseq"') == b'\r\n+QCFG: "nwscanseq",0302\r\n\r\nOK\r\n'
     assert r.at('AT+QCFG="nwscanmode",3,1') == b"\r\nOK\r\n"
+    assert r.at('AT+QCFG="nwscanseq",00,1') == b"\r\nOK\r\n"  # automatic reads back as the automatic order
+    assert r.at('AT+QCFG="nwscanseq"') == b'\r\n+QCFG: "nwscanseq",0203\r\n\r\nOK\r\n'
 
 
 @pytest.mark.parametrize("name", ["bg95", "bg96"])

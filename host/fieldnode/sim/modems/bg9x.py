@@ -29,19 +29,18 @@ class BG9x(ATModem):
     # "about 600ms" for its GSM modules; taken as a conservative stand-in.
     DTR_WAKE_MS = 600
     APP_RDY = True  # "APP RDY" follows "RDY" at boot
-    # AT+QCFG="nwscanseq" <scanseq> codes (BG96 AT Commands Manual and BG95&BG77 AT Commands Manual, AT+QCFG
-    # "Configure RAT Searching Sequence"): 00 automatic, 01 GSM, 02 LTE Cat M1 (eMTC), 03 LTE Cat NB1/NB2; a
-    # sequence is codes in order, e.g. 020301. RATS: the codes this module's radio has.
+    # AT+QCFG="nwscanseq" <scanseq> codes (AT Commands Manual, AT+QCFG "Configure RAT Searching Sequence", as
+    # LooUQ's BG96 driver quotes its table): 00 automatic (LTE Cat M1, then Cat NB1, then GSM), 01 GSM, 02 LTE Cat M1
+    # (eMTC), 03 LTE Cat NB1/NB2; a sequence is codes in order, e.g. 020301. RATS: this module's radios in their
+    # automatic order. 00, the default, reads back as that order itself, as the modules answer: an EC25 set to 00
+    # reads 0301020405 (1NCE's EC25 guide), and a public BG95/BG96 setup script expects 020301 after setting 00.
     RATS = ("02", "03", "01")
-    # The default, eMTC then NB-IoT then GSM: what BG95/BG96 modules answer out of the box (a public BG95/BG96
-    # setup script checks for exactly 020301 before it changes anything); the manuals' default was not reachable.
-    NWSCANSEQ = "020301"
     SCANMODES = ("0", "1", "3")  # AT+QCFG="nwscanmode": a BG95-M3 answers the test form with (0,1,3)
 
     def __init__(self, clock, scenario=None):
         if self.NAME is None:
             raise TypeError("BG9x is the family: build BG95, BG96 or BG77 (fieldnode.sim.modems.create)")
-        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "nwscanseq": self.NWSCANSEQ, "band": ("0", "0", "0")}
+        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "nwscanseq": "".join(self.RATS), "band": ("0", "0", "0")}
         self.qicsgp = {}
         self.qierr = 0
         super().__init__(clock, scenario)
@@ -53,10 +52,6 @@ class BG9x(ATModem):
             # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR high)
             "+QSCLK": lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK"),
         })
-
-    @property
-    def variant(self) -> str:
-        return self.NAME
 
     def boot_urcs(self):
         urcs = [b"RDY", *([b"APP RDY"] if self.APP_RDY else []), b"+CFUN: 1"]
@@ -128,7 +123,7 @@ class BG9x(ATModem):
         elif name == "nwscanseq":
             if not self._scanseq_ok(a[1]):
                 return self.error(t, 50)
-            self.qcfg[name] = a[1]
+            self.qcfg[name] = "".join(self.RATS) if a[1] == "00" else a[1]
         else:
             # "nwscanmode": 0 automatic, 1 GSM only, 3 LTE only (SCANMODES: those this module's radios allow);
             # "iotopmode": 0 eMTC, 1 NB-IoT, 2 both
@@ -273,8 +268,8 @@ class BG9x(ATModem):
 # BG96 and BG77 lines as public driver code and router documentation quote them (BG96MAR02A07M1G, BG77LAR02A04).
 
 class BG95(BG9x):
-    """BG95-M3: LTE Cat M1, Cat NB2 and EGPRS (BG95 Series Hardware Design, chapter 2: of the BG95 variants the M3
-    is the one with GSM/EGPRS; the M1/M2 are LTE only and not modelled)."""
+    """BG95-M3: LTE Cat M1, Cat NB2 and EGPRS, the BG95 variant with GSM (the M1/M2 are LTE only and not modelled):
+    a BG95-M3's own AT+QCFG=? answers "nwscanmode",(0,1,3) and "nwscanseq",(00-010203) (lukejenkins/cwd)."""
 
     NAME = "bg95"
     MODEL = "BG95-M3"
@@ -290,7 +285,8 @@ class BG95(BG9x):
 
 
 class BG96(BG9x):
-    """BG96: LTE Cat M1, Cat NB1 and EGPRS. Its own RESET_N pin (PWRKEY does not reset it); no "APP RDY" at boot."""
+    """BG96: LTE Cat M1, Cat NB1 and EGPRS (its product description, as Zerynth's BG96 driver documents it). A RESET_N
+    pin of its own (PWRKEY does not reset it, ST's BG96 driver after BG96 HD V1.4); no "APP RDY" at boot."""
 
     NAME = "bg96"
     MODEL = "BG96"
@@ -304,13 +300,13 @@ class BG96(BG9x):
 
 
 class BG77(BG9x):
-    """BG77: LTE Cat M1 and Cat NB2 only, no GSM (BG77 Hardware Design, chapter 2): AT+QCFG takes no GSM RAT."""
+    """BG77: LTE Cat M1 and Cat NB2 only, no GSM (its product description, as thingpilot/quectel_bg77 quotes it):
+    AT+QCFG takes no GSM RAT."""
 
     NAME = "bg77"
     MODEL = "BG77"
     REVISION = "BG77LAR02A04"
-    RATS = ("02", "03")
-    NWSCANSEQ = "0203"  # the BG95 default without GSM (a BG77's own answer was not reachable)
+    RATS = ("02", "03")  # so 00 reads back as 0203 (the BG95's order without GSM; a BG77's own answer not reached)
     SCANMODES = ("0", "3")  # no "1" (GSM only): the module has no GSM radio; its manual's range was not reachable
     PWRKEY_ON_MS = 500  # as the BG95's (the HD turn-on page was not reachable)
     # BG77 Hardware Design 3.6.2.1: power-down "for a duration between 650ms and 1500ms"; 3.7: RESET_N is

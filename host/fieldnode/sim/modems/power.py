@@ -129,6 +129,21 @@ def figure(prof: Profile, state: str, nbiot: bool, drx_ms: int, edrx):
     return None, None
 
 
+# -- the 3GPP codings the firmware sends, read with its own code ----------------------------------------------
+_link = None
+
+
+def codings():
+    """firmware/net/link.py: the TS 24.008 timer codings (T3412, T3324) and eDRX cycle table the firmware sends
+    with AT+CPSMS / AT+CEDRXS, imported once so that the model decodes with the very code that encoded."""
+    global _link
+    if _link is None:
+        from ... import fwbridge
+
+        _link = fwbridge.load("net.link")
+    return _link
+
+
 # -- 3GPP codings the firmware does not send (it sends the eDRX cycle and the PSM timers: firmware/net/link.py) ---
 # LTE-M paging cycles the network may broadcast (TS 36.331 PCCH-Config defaultPagingCycle rf32..rf256).
 DRX_CYCLES_MS = (320, 640, 1280, 2560)

@@ -13,15 +13,12 @@ burst); "tx"; "connected" (RRC connected, no data); "idle" (registered or not, t
 is off, or the UART was used just now); "idle_drx" / "idle_edrx" (registered, RRC idle, the module asleep between
 paging occasions of the DRX cycle / of the granted eDRX cycle's paging time window). ``power_figure(state)`` gives
 the current of the states whose figure depends on the network (``modems/power.py``); the board file gives the rest.
-
-UART sleep and DTR: with the family's sleep switch on (SIM7080G AT+CSCLK=1, Quectel AT+QSCLK=1) the module sleeps
-while its DTR input is high and the host has left the UART alone, and then does not listen on the UART: bytes sent to
-it are lost (``ignored`` counts them) until DTR goes low and the UART is back (``DTR_WAKE_MS``). The board routes the
-modem's DTR GPIO, when its board file wires one, to ``dtr(level, now_ms)``; an undriven DTR reads high.
+UART sleep and DTR: see ``uart_asleep`` and ``dtr``.
 """
 
 from . import power
 from .network import REGISTRATIONS
+from .power import codings
 from .v250 import V250
 
 RRC_INACTIVITY_MS = 10_000  # connected -> idle after this long without traffic (network setting; rough)
@@ -29,20 +26,6 @@ TX_MS = 80  # airtime of one small datagram on LTE-M, rough
 # With its UART sleep enabled (SIM7080G AT+CSCLK=1, Quectel AT+QSCLK=1) a module sleeps once the host leaves the
 # UART alone. The manuals give no delay; the model takes 1 s after the last byte from the host (an assumption).
 UART_QUIET_MS = 1000
-
-_link = None
-
-
-def codings():
-    """firmware/net/link.py: the TS 24.008 timer codings (T3412, T3324) and eDRX cycle table the firmware sends
-    with AT+CPSMS / AT+CEDRXS, imported once so that the model decodes with the very code that encoded."""
-    global _link
-    if _link is None:
-        from ... import fwbridge
-
-        _link = fwbridge.load("net.link")
-    return _link
-
 
 class Radio(V250):
     BOOT_MS = 4000  # power-on until the UART answers
@@ -393,7 +376,7 @@ class Radio(V250):
         if self.state != "on":
             return False  # powered off, booting or asleep: the UART does not listen
         if self.uart_asleep(now_ms):
-            self.ignored += len(data)  # the module sleeps with DTR high: its UART does not listen (module docstring)
+            self.ignored += len(data)  # the module sleeps with DTR high: its UART does not listen (uart_asleep)
             return False
         self.last_activity = now_ms
         return True
