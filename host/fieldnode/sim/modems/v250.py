@@ -74,6 +74,10 @@ class V250(UARTDevice):
         """The state a restart clears; each layer above extends this with its own."""
         self.echo = True  # V.250 6.2.4 E: E1 is the default after a restart
         self._reset_pending = False
+        # a half-typed line and an unfinished data phase die with the module: after a restart the host's next bytes
+        # are a new command line, not the rest of a send
+        self._line = bytearray()
+        self._data_need, self._data_buf, self._data_cb = 0, bytearray(), None
 
     def add_commands(self, table: dict):
         """Register handlers(kind, args, now) by command name; a later layer's entry replaces an earlier one."""

@@ -1,0 +1,56 @@
+"""The simulated modems as layers (sim/modems/base.py draws the stack): each module imports only those below it,
+and what a layer owns is reset with it."""
+
+import ast
+import socket
+from pathlib import Path
+
+from fieldnode.sim.clock import VirtualClock
+from fieldnode.sim.modems import create
+
+MODEMS_DIR = Path(create.__code__.co_filename).parent
+# bottom to top: a module may import only modules to its left
+ORDER = ["power", "network", "v250", "radio", "ts27007", "base", "sim7080g", "bg9x", "__init__"]
+
+
+def test_layers_import_downward_only():
+    assert sorted(p.stem for p in MODEMS_DIR.glob("*.py")) == sorted(ORDER)
+    for i, name in enumerate(ORDER):
+        tree = ast.parse((MODEMS_DIR / f"{name}.py").read_text())
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                used |= {node.module} if node.module else {a.name for a in node.names}
+        assert used <= set(ORDER[:i]), f"{name}.py imports {sorted(used - set(ORDER[:i]))} from above it"
+
+
+def test_a_restart_ends_a_pending_data_phase():
+    # A module that loses power while it waits for the bytes of a send does not take the host's next commands as
+    # that data after it boots again: the command line and the data phase are the line discipline's own state,
+    # cleared with every restart.
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("127.0.0.1", 0))
+    clock = VirtualClock()
+    m = create("bg95", clock, {"network": {"attach_ms": 0}, "dns": {"c.example": f"127.0.0.1:{srv.getsockname()[1]}"}})
+
+    def at(line, ms=2000):
+        m.write(line.encode() + b"\r")
+        clock.advance(ms)
+        m.poll(clock.now_ms())
+        return m.read(65536)
+
+    try:
+        clock.advance(m.BOOT_MS)
+        m.poll(clock.now_ms())
+        at("ATE0")
+        at("AT+QIACT=1")
+        assert at('AT+QIOPEN=1,0,"UDP","c.example",1,0,0').endswith(b"+QIOPEN: 0,0\r\n")
+        assert at("AT+QISEND=0,4", 50) == b"\r\n> "
+        m.power_off(clock.now_ms(), urc=False)  # the board's power is cut mid-send
+        m.power_on(clock.now_ms())
+        clock.advance(m.BOOT_MS)
+        m.poll(clock.now_ms())
+        m.read(65536)
+        assert at("AT", 200) == b"AT\r\r\nOK\r\n"  # echo is back on after the restart, and AT is a command again
+    finally:
+        srv.close()
