@@ -282,8 +282,8 @@ def test_firmware_reports_reach_the_collector_with_the_physics_and_coverage_set(
 
 
 def test_bench_errors_say_what_to_do(tmp_path):
-    from fieldnode.bench import Board
     from fieldnode.errors import ConfigError, DeviceError
+    from fieldnode.lab.harness import Board
 
     b = Board("esp32-c3-devkitm", flash_dir=tmp_path)
     try:
