@@ -99,16 +99,7 @@ class FleetRun:
         self.collector = Collector(self.db_path, self.registry, rate=1e6, burst=1e6, clock=self._now)
         self.bytes_in: dict[int, int] = {}
         self.uplinks: dict[int, int] = {}
-        handle = self.collector.handle
-
-        def counted(datagram, source="local"):
-            if len(datagram) >= 5:
-                dev = int.from_bytes(datagram[1:5], "big")
-                self.bytes_in[dev] = self.bytes_in.get(dev, 0) + len(datagram)
-                self.uplinks[dev] = self.uplinks.get(dev, 0) + 1
-            return handle(datagram, source)
-
-        self.collector.handle = counted
+        self.collector.on_uplink(self._count)
         self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=-1)
         self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
         self.rng = random.Random(scn.seed)
@@ -121,6 +112,14 @@ class FleetRun:
             d.board.close()
         self.collector.close()
         self.registry.close()
+
+    def _count(self, datagram, source, reply):
+        """Bytes and uplinks per device, as the wire carried them (refused ones too): the device id is bytes 1-4 of
+        a report uplink and of a fetch request alike (proto/codec.py, proto/fetch.py)."""
+        if len(datagram) >= 5:
+            dev = int.from_bytes(datagram[1:5], "big")
+            self.bytes_in[dev] = self.bytes_in.get(dev, 0) + len(datagram)
+            self.uplinks[dev] = self.uplinks.get(dev, 0) + 1
 
     def _now(self) -> float:
         """The collector's "now" (receive times, and the ts of reports made before a device's clock was set):
