@@ -189,7 +189,8 @@ def _continue_counters(dev, opts, device_id, rep):
         return
     if not last:
         return
-    moved = dev.value("from store.queue import Queue\nprint(repr(Queue('q', 32768).skip_to(%d)))" % last)
+    moved = dev.value("import app\nfrom store.queue import Queue\n"
+                      "print(repr(Queue(app.QUEUE, app.QUEUE_BYTES).skip_to(%d)))" % last)
     if moved:
         rep.step("counter", "ok", f"reports continue above counter {last}, the last the collector stored")
 
