@@ -32,6 +32,7 @@ SAFE_AFTER = const(3)  # boots without a completed cycle before safe mode
 TS_SYNCED = 1577836800  # proto/schema.py TS_SYNCED: a clock before 2020-01-01 was never set
 STATE = "state.json"
 KEY = "key.bin"
+QUEUE = "q"  # the flash queue's directory (store/queue.py)
 
 
 def log(msg):
@@ -109,7 +110,7 @@ class App:
         flags = self.detect(cfg, r)
         from store.queue import Queue
 
-        q = Queue("q", QUEUE_BYTES)
+        q = Queue(QUEUE, QUEUE_BYTES)
         qs = q.stats()
         if time.time() < TS_SYNCED and not st.clock_from:
             st.clock_from = qs["next"]  # reports from here on count from this power-on (timesync.window)

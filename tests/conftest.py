@@ -104,7 +104,7 @@ def shared_data():
 @pytest.fixture
 def make_run(tmp_path):
     """``make_run(**scenario)``: a FleetRun (virtual boards against a collector) under its own home; closed after."""
-    from fieldnode import fleet, scenario
+    from fieldnode.lab import fleet, scenario
 
     runs = []
 

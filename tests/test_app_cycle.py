@@ -4,7 +4,7 @@ figures asserted here are deterministic results of the simulation, not wall-cloc
 
 import json
 
-from fieldnode import fleet
+from fieldnode.lab import fleet
 
 
 def _offer_a_bad_update(run, tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 from fieldnode.collector import REJECT_REASONS, Collector
 from fieldnode.registry import Registry
-from proto import codec, commands, schema
+from proto import codec, commands, fetch, schema
 
 KEY = bytes(range(16))
 DEV = 7
@@ -151,3 +151,47 @@ def test_restart_keeps_counters(tmp_path):
     assert c2.handle(codec.encode_uplink(KEY, DEV, 1, [rep(9)]), "a") is None  # counter 1 again, other content
     assert c2.store.rejects() == {"replay": 1}
     c2.close()
+
+
+def test_every_time_it_stores_comes_from_its_clock(tmp_path):
+    """A fleet on virtual time gives the collector the devices' clock: receive, command, ack, refusal and update
+    times are then all virtual, never the host's (which would be today, not the simulated week)."""
+    reg = Registry(tmp_path / "reg.sqlite")
+    reg.add_device(DEV, KEY)
+    now = {"t": 1_000.0}
+    c = Collector(tmp_path / "c.sqlite", reg, clock=lambda: now["t"])
+    try:
+        c.handle(codec.encode_uplink(KEY, DEV, 1, [rep(1)]), "a")
+        now["t"] = 2_000.5
+        c.queue_command(DEV, "reboot")
+        now["t"] = 3_000.0
+        c.handle(codec.encode_uplink(KEY, DEV, 2, [rep(2)], (1, 0)), "b")  # acknowledges command 1
+        now["t"] = 4_000.0
+        c.handle(codec.encode_uplink(KEY, DEV, 9, [rep(9)])[:-1] + b"\x00", "evil")  # a bad tag
+        now["t"] = 5_000.0
+        c.handle(fetch.encode_request(KEY, DEV, fetch.K_STATUS, 0x010001, fetch.S_CONFIRMED), "b")
+        assert [r["received"] for r in c.store.reports(DEV)] == [1_000.0, 3_000.0]
+        (d,) = c.store.devices()
+        assert d["last_seen"] == 3_000.0 and d["last_source"] == "b"
+        (cmd,) = c.store.commands(DEV)
+        assert (cmd["queued"], cmd["acked"]) == (2_000.5, 3_000.0)
+        assert [(r["at"], r["reason"]) for r in c.store.reject_log()] == [(4_000.0, "bad_tag")]
+        assert [(h["status"], h["at"]) for h in c.updates.history(DEV)] == [("confirmed", 5_000.0)]
+    finally:
+        c.close()
+
+
+def test_on_uplink_sees_every_datagram_with_its_reply_and_a_failing_hook_loses_nothing(col, caplog):
+    seen = []
+    col.on_uplink(lambda datagram, source, reply: seen.append((datagram, source, reply)))
+    col.on_uplink(lambda *a: 1 / 0)  # a broken observer: logged, the uplink is still stored and answered
+    good = codec.encode_uplink(KEY, DEV, 1, [rep(1)])
+    forged = good[:-1] + bytes([good[-1] ^ 1])
+    status = fetch.encode_request(KEY, DEV, fetch.K_STATUS, 0x010001, fetch.S_CONFIRMED)
+    replies = [col.handle(d, s) for d, s in ((good, "udp:a"), (good, "udp:a"), (forged, "udp:b"), (status, "udp:a"))]
+    assert replies[0] is not None and replies[1] is not None and replies[2] is None and replies[3] is not None
+    assert seen == [(good, "udp:a", replies[0]), (good, "udp:a", replies[1]), (forged, "udp:b", None),
+                    (status, "udp:a", replies[3])]
+    assert stored(col) == [(1, 20.01)] and col.stats["duplicates"] == 1
+    assert any("ZeroDivisionError" in r.getMessage() or "division" in r.getMessage() for r in caplog.records)
+

@@ -12,9 +12,9 @@ import tty
 
 import pytest
 from fieldnode import build
-from fieldnode.deploy import deploy
+from fieldnode.deploy import deploy, protected
 from fieldnode.device import connect
-from fieldnode.errors import DeviceError
+from fieldnode.errors import ConfigError, DeviceError
 from fieldnode.paths import micropython_cmd
 
 
@@ -103,3 +103,69 @@ def test_deploy_takes_back_a_device_that_ran_an_update_over_the_link(pty_board):
         again = deploy(dev, "lowpower-ref")
     assert res.ota_pointer_removed and not (root / "app.ptr").exists()
     assert "replaced" in res.summary() and not again.ota_pointer_removed
+
+
+def test_deploy_removes_the_update_pointer_and_its_temporary_copy(pty_board):
+    port, root = pty_board
+    with connect(port) as dev:
+        deploy(dev, "lowpower-ref")
+        (root / "app.ptr.tmp").write_bytes(b"a pointer cut before its rename")  # the loader falls back to it
+        res = deploy(dev, "lowpower-ref")
+    assert res.ota_pointer_removed and not (root / "app.ptr.tmp").exists()
+
+
+def test_a_bundle_that_carries_a_device_file_is_refused_before_anything_is_sent(pty_board, monkeypatch, tmp_path):
+    port, root = pty_board
+    real = build.build
+    stray = tmp_path / "state.json"
+    stray.write_bytes(b'{"resets": 0}')
+
+    def with_a_state_file(*a, **kw):  # as if someone put a default state.json into firmware/
+        b = real(*a, **kw)
+        b.files = dict(b.files, **{"/state.json": stray})
+        return b
+
+    with connect(port) as dev:
+        deploy(dev, "lowpower-ref")
+        (root / "state.json").write_bytes(b"the device's own")
+        (root / "policy.mpy").write_bytes(b"changed")
+        monkeypatch.setattr(build, "build", with_a_state_file)
+        with pytest.raises(ConfigError, match=r"carries state\.json, which the device keeps of its own"):
+            deploy(dev, "lowpower-ref")
+    assert (root / "state.json").read_bytes() == b"the device's own"
+    assert (root / "policy.mpy").read_bytes() == b"changed"  # refused before the first file went
+
+
+def test_protected_names_every_file_a_provisioned_device_keeps_and_deploy_leaves_them(fieldnode_board_factory,
+                                                                                       fieldnode_collector):
+    """What the real firmware writes once provisioned and cycling (config, last good config, key, state, the queue
+    and its cursor) is exactly what PROTECTED covers; a second deploy, with a config offered, changes none of it."""
+    b = fieldnode_board_factory("m5stack-core2")
+    b.deploy_firmware()
+    fieldnode_collector.provision(b)
+    b.run_cycles(2)
+    files = _device_files(b)
+    shipped = {p.lstrip("/") for p in build.build("m5stack-core2", arch="x64").files}
+    own = sorted(set(files) - shipped)
+    assert {"config.json", "config.good", "key.bin", "state.json", "q/state"} <= set(own), own
+    assert [p for p in own if not protected(p)] == []
+    before = {p: b.read_file(p) for p in own}
+    res = b.deploy_firmware(config={"device_id": 1})
+    assert not res.config_written and res.uploaded == []
+    assert {p: b.read_file(p) for p in _device_files(b) if p not in shipped} == before
+
+
+_WALK = """
+import os
+def _walk(d):
+    out = []
+    for name, kind, *_ in os.ilistdir(d or '/'):
+        out += _walk(d + name + '/') if kind == 0x4000 else [d + name]
+    return out
+"""
+
+
+def _device_files(b) -> list:
+    """Every file on the board, recursively, as paths without the leading /."""
+    b.exec(_WALK)
+    return b.eval("_walk('')")

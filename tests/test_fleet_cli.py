@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fieldnode import scenario
 from fieldnode.errors import ConfigError
+from fieldnode.lab import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "tools" / "scenarios").glob("*.json"))

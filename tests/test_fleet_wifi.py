@@ -1,8 +1,8 @@
 """A fleet of Wi-Fi boards: a scenario's outage fault takes the access point out of range (sim/wifi.py) over the
 same window that it takes cellular coverage away from modem boards."""
 
-from fieldnode import scenario
-from fieldnode.fleet import FleetRun
+from fieldnode.lab import scenario
+from fieldnode.lab.fleet import FleetRun
 
 
 def test_a_wifi_fleet_over_an_outage_loses_nothing_and_delivers_after_it(tmp_path, monkeypatch):

@@ -48,6 +48,17 @@ def test_cpython_compat_gives_const_and_ticks():
     assert time.ticks_diff(5, (1 << 30) - 5) == 10
 
 
+def test_firmware_constants_are_read_from_source_as_the_module_has_them():
+    from fieldnode import fwbridge
+
+    app = fwbridge.constants("app")  # imports machine: only a board (or the virtual one) can run it
+    assert (app["KEY"], app["QUEUE_BYTES"]) == ("key.bin", 32768)  # a plain literal, and one inside const()
+    assert fwbridge.constants("loader")["SLOTS"] == ("app_a", "app_b")
+    cfg = fwbridge.load("appconfig")  # a module CPython can import gives the same values
+    assert {k: v for k, v in fwbridge.constants("appconfig").items() if k.isupper()} == {
+        k: getattr(cfg, k) for k in ("CONFIG", "GOOD", "VIB_DEFAULTS")}
+
+
 def test_every_board_file_validates():
     names = boards.names()
     assert len(names) >= 6

@@ -32,7 +32,8 @@ print(json.dumps({"pkg": fieldnode.__file__, "checkout": p.CHECKOUT and str(p.CH
 """
 BUILD = """
 import json
-from fieldnode import build, scenario
+from fieldnode import build
+from fieldnode.lab import scenario
 b = build.build("lowpower-ref")
 print(json.dumps({"out": str(b.out), "files": {k: str(v) for k, v in b.files.items()},
                   "scenario": scenario.load("fleet-outage").devices}))

@@ -198,7 +198,7 @@ def test_user_tests_on_a_virtual_board_and_nothing_left_behind(pytester):
     res.stdout.fnmatch_lines(["*test_a_failing_module*", "*MicroPythonError: code on the virtual m5stack-core2 "
                               "raised KeyError: missing", "*MicroPython traceback:", '*File "greet.py", line 7, in '
                               "broken", "*KeyError: missing"])
-    assert "bench.py" not in out.split("test_a_failing_module", 1)[1].split("short test summary")[0]
+    assert "harness.py" not in out.split("test_a_failing_module", 1)[1].split("short test summary")[0]
     assert took < 30, f"the user's six tests took {took:.1f} s"
     # teardown: no MicroPython, console or fork server process, no pseudo-terminal, socket or thread left over
     assert _settled(lambda: _children() <= children), f"left running: {_children() - children}"
@@ -282,8 +282,8 @@ def test_firmware_reports_reach_the_collector_with_the_physics_and_coverage_set(
 
 
 def test_bench_errors_say_what_to_do(tmp_path):
-    from fieldnode.bench import Board
     from fieldnode.errors import ConfigError, DeviceError
+    from fieldnode.lab.harness import Board
 
     b = Board("esp32-c3-devkitm", flash_dir=tmp_path)
     try:

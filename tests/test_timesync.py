@@ -7,7 +7,7 @@ import re
 import rtcstate
 import timesync as T
 from conftest import run_mpy
-from fieldnode import fleet
+from fieldnode.lab import fleet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from proto import codec, schema

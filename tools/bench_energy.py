@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 
-from fieldnode import boards, fleet, scenario  # noqa: E402
+from fieldnode import boards  # noqa: E402
+from fieldnode.lab import fleet, scenario  # noqa: E402
 
 DURATION = "1d"
 

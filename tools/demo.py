@@ -65,12 +65,13 @@ def main(argv=None) -> int:
     home.mkdir(parents=True)
     os.environ["FIELDNODE_HOME"] = str(home)
     sys.path.insert(0, str(ROOT / "host"))
-    from fieldnode import espimage, firmware, fleet, scenario
+    from fieldnode import espimage, firmware
     from fieldnode.deploy import deploy
     from fieldnode.device import connect
     from fieldnode.flash import flash
+    from fieldnode.lab import fleet, scenario
+    from fieldnode.lab.report import format_summary, write_html
     from fieldnode.provision import ProvisionOptions, provision
-    from fieldnode.report import write_html
     from fieldnode.sim.board import VirtualBoard
 
     t_all = time.monotonic()
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     dev = summary["devices"][0]
     start = summary["start_ts"]
     print()
-    print(fleet.format_summary(summary))
+    print(format_summary(summary))
     print()
     fault = start + int(a.fault_day * 86400)
     alarms = [r for r in reports[DEVICE_ID] if set(r["flags"]) & {"anomaly", "high"}]

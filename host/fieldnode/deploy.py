@@ -2,9 +2,11 @@
 
 Hashes are compared on the device (sha256 of each file, computed there in one exec), so a second deploy with no
 change sends nothing but that one request. Each file is written to a temporary name and renamed, so a power cut
-mid-deploy leaves every module either old or new. Device-owned files (``config.json``, the device key, the
-queue, state) are never in the bundle, so a deploy cannot overwrite them; ``--config`` writes a config only
-where there is none, unless ``overwrite_config`` is asked for.
+mid-deploy leaves every module either old or new. What the device keeps of its own (``PROTECTED``: its config and
+last good config, its key, its persisted state, the flash queue with its counter, the two app-update slots) is
+never written or removed by a deploy: a bundle that carries such a path is refused before anything is sent, and
+``--config`` writes a config only where there is none, unless ``overwrite_config`` is asked for. The one
+device-made file a deploy removes is the app-update pointer (``OTA_POINTER``): the deployed app is what runs next.
 """
 
 import hashlib
@@ -12,11 +14,24 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from . import build
+from . import build, fwbridge
 from .device import Device
 from .errors import ConfigError
 
-PROTECTED = ("config.json", "key.bin", "state", "queue")
+# What the firmware writes, under its own names (app.py, appconfig.py, loader.py), taken from its source so that this
+# list cannot drift from what the device really keeps. RTC memory is not a file and needs no protection.
+_app, _cfg, _loader = (fwbridge.constants(m) for m in ("app", "appconfig", "loader"))
+CONFIG = _cfg["CONFIG"]
+PROTECTED = (CONFIG, _cfg["GOOD"], _app["KEY"], _app["STATE"], _app["QUEUE"], *_loader["SLOTS"])
+OTA_POINTER = _loader["POINTER"]
+
+
+def protected(path: str) -> bool:
+    """Whether the device path ``path`` is the device's own: a PROTECTED name, its temporary copy (store/atomic.py
+    writes NAME.tmp, then renames it over NAME), or anything inside a PROTECTED directory (the queue, the slots)."""
+    top = path.strip("/").split("/", 1)[0]
+    return (top[:-4] if top.endswith(".tmp") else top) in PROTECTED
+
 
 _HASH_ON_DEVICE = """
 import hashlib, binascii
@@ -116,6 +131,10 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
     bundle = build.build(board_name, arch=device_arch(dev, board_name))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
+    owned = sorted(p for p in local if protected(p))
+    if owned:
+        raise ConfigError(f"the {board_name} bundle carries {', '.join(owned)}, which the device keeps of its own",
+                          "remove it from firmware/ (a deploy must not overwrite a provisioned device's files)")
     res.uploaded, res.bytes_sent = sync(dev, local, progress)
     res.unchanged = len(local) - len(res.uploaded)
     # A stale .py beside a deployed .mpy would shadow it (MicroPython tries .py first): remove those.
@@ -127,15 +146,17 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
         res.removed = stale
     # A device that took an update over the link runs /app_a or /app_b (firmware/loader.py); what deploy just wrote
     # is the app at the root, so the pointer goes: the next boot runs the deployed app. The update directories stay
-    # (the loader ignores them without a pointer; the next update over the link reuses them).
-    ptr = dev.value("import os\ntry:\n os.remove('app.ptr')\n print(True)\nexcept OSError:\n print(False)")
+    # (the loader ignores them without a pointer; the next update over the link reuses them). The pointer's temporary
+    # copy goes too: the loader falls back to it when the pointer itself is missing (loader.read).
+    ptr = dev.value("import os\nr = False\nfor p in %r:\n try:\n  os.remove(p)\n  r = True\n except OSError:\n"
+                    "  pass\nprint(r)" % ([OTA_POINTER, OTA_POINTER + ".tmp"],))
     res.ota_pointer_removed = bool(ptr)
     if config is not None:
         if not isinstance(config, dict):
             raise ConfigError("config must be a JSON object")
-        exists = dev.value("import os\nprint(repr('config.json' in os.listdir()))")
+        exists = dev.value("import os\nprint(repr(%r in os.listdir()))" % (CONFIG,))
         if not exists or overwrite_config:
-            dev.write_file("config.json", json.dumps(config, sort_keys=True).encode())
+            dev.write_file(CONFIG, json.dumps(config, sort_keys=True).encode())
             res.config_written = True
     res.seconds = time.monotonic() - t0
     return res

@@ -7,6 +7,7 @@ firmware module never shadows the standard library). A module that resolves to a
 another installed package took the name: that is an ImportError, not a silent mix of two codecs.
 """
 
+import ast
 import sys
 from importlib import import_module
 
@@ -34,3 +35,23 @@ def resolve(ref: str):
     """The firmware object a "module:Name" reference names (``parts.SENSORS[...].driver``)."""
     module, _, name = ref.partition(":")
     return getattr(load(module), name)
+
+
+def constants(name: str) -> dict:
+    """The module-level constants of the firmware module ``name`` ("app", "loader"): every ``NAME = <literal>``
+    and ``NAME = const(<literal>)``, read from its source without running it. For modules that import what only a
+    board has (``machine``), so that the host still takes such values (file names, sizes) from the firmware itself."""
+    path = FIRMWARE.joinpath(*name.split(".")).with_suffix(".py")
+    out = {}
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        value = node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "const" and len(value.args) == 1:
+            value = value.args[0]
+        try:
+            out[node.targets[0].id] = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError):
+            pass  # not a literal (a computed value): not a constant the host can take
+    return out
+

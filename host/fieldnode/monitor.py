@@ -20,12 +20,12 @@ A port that goes away (a board with native USB resets, a cable pulled) is waited
 
 import os
 import re
-import sqlite3
 import time
 from pathlib import Path
 
 import serial
 
+from .collector.db import Reader, Unreadable
 from .errors import DeviceError, UsageError
 
 PREFIX = "fieldnode:"
@@ -131,30 +131,19 @@ class ReportWatcher:
             raise UsageError(f"no collector database at {db_path}",
                              "give the file fieldnode collect writes (default $FIELDNODE_HOME/collector.sqlite)")
         self.path, self.device_id = p, device_id
-        self.last = self._query("SELECT COALESCE(MAX(rowid), 0) FROM reports", ())[0][0]
+        self.db = Reader(p)
+        self.last = self._read(self.db.last_rowid)
 
-    def _query(self, sql, args):
+    def _read(self, query, *args):
         try:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=2)
-            try:
-                return db.execute(sql, args).fetchall()
-            finally:
-                db.close()
-        except sqlite3.Error as e:
+            return query(*args)
+        except Unreadable as e:
             raise UsageError(f"collector database {self.path} is unreadable: {e}", "is it a collector's database?")
 
     def poll(self) -> list:
-        sql = "SELECT rowid, device_id, counter, received, fields FROM reports WHERE rowid > ?"
-        args = [self.last]
-        if self.device_id is not None:
-            sql += " AND device_id = ?"
-            args.append(self.device_id)
         out = []
-        import json
-
-        for rowid, dev, counter, received, fields in self._query(sql + " ORDER BY rowid", args):
+        for rowid, dev, counter, received, r in self._read(self.db.reports_after, self.last, self.device_id):
             self.last = max(self.last, rowid)
-            r = json.loads(fields)
             vals = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("device", "counter", "flags", "health"))
             text = f"device {dev} counter {counter} flags={','.join(r.get('flags') or []) or '-'} {vals}"
             out.append(_event("report", text, device=dev, counter=counter, received=received, report=r))

@@ -20,7 +20,6 @@ history. A device whose config names a device id that the registry holds as prov
 """
 
 import json
-import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import boards, provision_device
+from .collector.db import Reader, Unreadable
 from .device import Device, connect
 from .errors import ConfigError, DeviceError, NetworkError, UsageError
 from .paths import home
@@ -171,14 +171,9 @@ def collector_counter(url: str, device_id: int | None = None, timeout: float = 3
         raise NetworkError(f"collector not reachable: no database at {url}",
                            "give --collector http://HOST:PORT of a running collector, or its SQLite file")
     try:
-        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=timeout)
-        try:
-            row = db.execute("SELECT last_counter FROM devices WHERE device_id=?", (device_id,)).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error as e:
+        return Reader(p, timeout).last_counter(device_id)
+    except Unreadable as e:
         raise NetworkError(f"collector database {url} is unreadable: {e}", "is it a collector's database?")
-    return row[0] if row else None
 
 
 def _continue_counters(dev, opts, device_id, rep):
@@ -194,7 +189,8 @@ def _continue_counters(dev, opts, device_id, rep):
         return
     if not last:
         return
-    moved = dev.value("from store.queue import Queue\nprint(repr(Queue('q', 32768).skip_to(%d)))" % last)
+    moved = dev.value("import app\nfrom store.queue import Queue\n"
+                      "print(repr(Queue(app.QUEUE, app.QUEUE_BYTES).skip_to(%d)))" % last)
     if moved:
         rep.step("counter", "ok", f"reports continue above counter {last}, the last the collector stored")
 

@@ -33,7 +33,7 @@ def _run(dl_ms, reply_ms):
     r = measure.take(b, cfg['vibration'], False)
     b.sensor_power(False)
     _r['sensors'] = {'temp_c100': r.temp_c100, 'batt_mv': r.batt_mv, 'errors': r.errors}
-    q = Queue('q', app.QUEUE_BYTES)
+    q = Queue(app.QUEUE, app.QUEUE_BYTES)
     qs = q.stats()
     now = time.time()
     flags = S.FLAG_HEARTBEAT | (S.FLAG_SENSOR_ERR if r.errors else 0)

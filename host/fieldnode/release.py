@@ -45,10 +45,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import boards, build
-from .collector.fw import fetch  # firmware/proto/fetch.py, the device's own wire format
+from . import boards, build, fwbridge
 from .errors import ConfigError, UsageError
 from .paths import home
+
+# The device's own wire format (firmware/proto/fetch.py), through the bridge rather than the collector's copy: the
+# collector serves releases (collector/updates.py imports this module), so this one must not import the collector.
+fetch = fwbridge.load("proto.fetch")
 
 DEVICE_OWN = ("/boot.py", "/main.py", "/loader.mpy", "/loader.py", "/board.json")
 MAX_MAJOR = 0x7FFF

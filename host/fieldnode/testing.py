@@ -14,7 +14,7 @@
 
 Fixtures:
 
-* ``fieldnode_board``: a ``Board`` (``fieldnode.bench``) for the board named by, first to last,
+* ``fieldnode_board``: a ``Board`` (``fieldnode.lab.harness``) for the board named by, first to last,
   ``@pytest.mark.parametrize("fieldnode_board", [...], indirect=True)``, ``@pytest.mark.fieldnode_board(NAME,
   env=..., modem=...)``, ``--fieldnode-board NAME``, the ini option ``fieldnode_board``, else ``m5stack-core2``.
   NAME is a built-in board (``fieldnode boards``) or the path of your own board JSON file. Closed at teardown.
@@ -195,12 +195,12 @@ def _board_request(request) -> tuple[str | None, dict]:
 
 @pytest.fixture
 def fieldnode_board_factory(request, tmp_path):
-    """``make(name=None, **options)`` -> a ``fieldnode.bench.Board`` (it powers on at first use); every board made
+    """``make(name=None, **options)`` -> a ``fieldnode.lab.harness.Board`` (it powers on at first use); every board made
     is closed at teardown. Options: ``env`` (the physics: fieldnode.sim.physics keys), ``modem`` (the modem
     scenario: fieldnode.sim.modems keys), ``wifi``, ``partitions`` ("factory" | "ota"), ``rfc2217`` (also an
     rfc2217:// URL for esptool), ``run_main``. A ``fieldnode_collector`` of the same test receives their uplinks."""
     _require_micropython()
-    from .bench import Board
+    from .lab.harness import Board
 
     made = []
     collector = (request.getfixturevalue("fieldnode_collector")
@@ -232,7 +232,7 @@ def fieldnode_board_factory(request, tmp_path):
 
 @pytest.fixture
 def fieldnode_board(request, fieldnode_board_factory):
-    """A virtual board (``fieldnode.bench.Board``) with its sensors and modem models: put/exec/eval/read_file over
+    """A virtual board (``fieldnode.lab.harness.Board``) with its sensors and modem models: put/exec/eval/read_file over
     its raw REPL, deepsleep/advance/reset/power_cut, run_cycles (main.py headless), set_quantity/set_vibration/
     set_coverage; closed at teardown (no process, pseudo-terminal or port left). The board: an indirect parametrize
     value, else @pytest.mark.fieldnode_board(NAME, **options), else --fieldnode-board, else the ini option
@@ -243,9 +243,9 @@ def fieldnode_board(request, fieldnode_board_factory):
 
 @pytest.fixture
 def fieldnode_collector(tmp_path, monkeypatch):
-    """A ``fieldnode.bench.LocalCollector``: the real collector on free 127.0.0.1 ports with its own
+    """A ``fieldnode.lab.local_collector.LocalCollector``: the real collector on free 127.0.0.1 ports with its own
     registry and database under the test's tmp_path (FIELDNODE_HOME points there too)."""
-    from .bench import LocalCollector
+    from .lab.local_collector import LocalCollector
 
     home = tmp_path / "fieldnode-home"
     monkeypatch.setenv("FIELDNODE_HOME", str(home))

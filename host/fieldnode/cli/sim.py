@@ -54,7 +54,7 @@ def run_fleet(args):
     """``fieldnode sim run``: a fleet on virtual time; summary as text or JSON."""
     import sys
 
-    from .. import fleet, scenario
+    from ..lab import fleet, report, scenario
     from ..paths import home
 
     scn = scenario.load(args.scenario, {"board": args.board, "devices": args.devices, "duration": args.duration,
@@ -70,16 +70,14 @@ def run_fleet(args):
         if not args.quiet:
             print(file=sys.stderr)
         if args.html:
-            from ..report import write_html
-
-            write_html(args.html, summary, {d.device_id: run.reports(d.device_id) for d in run.devices})
+            report.write_html(args.html, summary, {d.device_id: run.reports(d.device_id) for d in run.devices})
             summary["html"] = str(args.html)
     finally:
         run.close()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(fleet.format_summary(summary))
+        print(report.format_summary(summary))
         if args.html:
             print(f"report: {args.html}")
     return 1 if summary["totals"]["lost"] else 0

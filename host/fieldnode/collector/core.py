@@ -15,9 +15,13 @@ so a Wi-Fi board after a power loss stamps its reports with wall time from its f
 A report whose ts is before 2020 (schema.TS_SYNCED) was made while the device's clock was not set (after a power
 loss, before the network gave the time): it is stored with the collector's receive time as its ts and marked
 ("ts_source": "collector", "ts_device": what the device said; views.report_to_dict).
+
+Every time the collector stores comes from its ``clock`` (Unix seconds; ``time.time`` unless given: a fleet on
+virtual time gives the devices' clock). Two declared ways to watch it: ``listeners`` get each event ("report",
+"reject", "duplicate", "update": the live view, MQTT), ``on_uplink(fn)`` gets every datagram with its reply (None
+when refused), as the wire carried them (a fleet run counts bytes and uplinks per device with it).
 """
 
-import json
 import logging
 import threading
 import time
@@ -71,7 +75,8 @@ class Collector:
         self.registry = registry if registry is not None else Registry()
         self.limit = RateLimit(rate, burst)
         self.clock = clock
-        self.listeners = []  # callables(event: dict): "report", "reject", "duplicate" events (live view, MQTT)
+        self.listeners = []  # callables(event: dict): "report", "reject", "duplicate", "update" events
+        self._uplink_hooks = []  # callables(datagram, source, reply): see on_uplink()
         self._keys = {}
         self._last_log = {}
         self.stats = {"uplinks": 0, "stored": 0, "duplicates": 0, "rejected": 0}
@@ -83,16 +88,26 @@ class Collector:
         self.store.close()
 
     # --- events and logging ---
+    def on_uplink(self, fn) -> None:
+        """Call ``fn(datagram, source, reply)`` after every datagram ``handle()`` took, whatever became of it:
+        ``reply`` is the bytes sent back, or None when it was refused. Called on the server's thread; it must not
+        block, and what it raises is logged, not passed on."""
+        self._uplink_hooks.append(fn)
+
     def _emit(self, event):
-        for fn in list(self.listeners):
+        self._call(self.listeners, event)
+
+    @staticmethod
+    def _call(fns, *args):
+        for fn in list(fns):
             try:
-                fn(event)
+                fn(*args)
             except Exception as e:  # a broken listener (a broker gone) must not lose the stored report
                 log.warning("listener %s failed: %s", getattr(fn, "__name__", fn), e)
 
     def _reject(self, reason, source, detail, device_id=None):
         self.stats["rejected"] += 1
-        self.store.count_reject(reason, source, detail)
+        self.store.count_reject(reason, source, detail, self.clock())
         now = time.monotonic()
         k = (source, reason)
         if now - self._last_log.get(k, -10) >= 1.0:  # one line per source and reason a second: a flood stays quiet
@@ -122,6 +137,12 @@ class Collector:
     # --- the one entry point ---
     def handle(self, datagram: bytes, source: str = "local"):
         """Verify, store and answer one uplink; the reply bytes, or None when it was refused."""
+        reply = self._handle(datagram, source)
+        if self._uplink_hooks:
+            self._call(self._uplink_hooks, datagram, source, reply)
+        return reply
+
+    def _handle(self, datagram, source):
         self.stats["uplinks"] += 1
         if not self.limit.allow(source):
             return self._reject("flood", source, f"over {self.limit.rate:g}/s")
@@ -161,26 +182,11 @@ class Collector:
             decoded = [report_to_dict(dev, ctr, raw, received=now) for ctr, raw in new]
             gaps = 1 if new and new[0][0] > last + 1 and last > 0 else 0
             alarms = sum(1 for ctr, raw in new if raw[codec.FLAGS_OFF] & ALARM_FLAGS)
-            with st.db:
-                for (ctr, raw), d in zip(new, decoded, strict=True):
-                    st.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?)",
-                                  (dev, ctr, now, source, d["ts"], raw[codec.FLAGS_OFF], json.dumps(d), raw))
-                top = max(last, reports[-1][0])
-                st.db.execute(
-                    "INSERT INTO devices (device_id, last_counter, last_seen, last_source, reports, duplicates, gaps,"
-                    " alarms, last_alarm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
-                    "last_counter=excluded.last_counter, last_seen=excluded.last_seen, "
-                    "last_source=excluded.last_source, reports=reports+excluded.reports, "
-                    "duplicates=duplicates+excluded.duplicates, gaps=gaps+excluded.gaps, "
-                    "alarms=alarms+excluded.alarms, last_alarm=COALESCE(excluded.last_alarm, last_alarm)",
-                    (dev, top, now, source, len(new), dups, gaps, alarms, now if alarms else None))
-                if up.cmd_ack is not None:
-                    st.db.execute("UPDATE commands SET acked=? WHERE device_id=? AND cmd_id<=? AND acked IS NULL",
-                                  (now, dev, up.cmd_ack[0]))
-                pending = st.pending_commands(dev, codec.MAX_CMDS)
-                if pending:
-                    st.db.execute(f"UPDATE commands SET sent=sent+1 WHERE device_id=? AND cmd_id IN "
-                                  f"({','.join('?' * len(pending))})", (dev, *[p[0] for p in pending]))
+            rows = [(ctr, d["ts"], raw[codec.FLAGS_OFF], d, raw) for (ctr, raw), d in zip(new, decoded, strict=True)]
+            pending = st.store_uplink(dev, rows, at=now, source=source, top=max(last, reports[-1][0]),
+                                      duplicates=dups, gaps=gaps, alarms=alarms,
+                                      cmd_ack=up.cmd_ack[0] if up.cmd_ack is not None else None,
+                                      max_cmds=codec.MAX_CMDS)
         self.stats["stored"] += len(new)
         self.stats["duplicates"] += dups
         if gaps:
@@ -206,14 +212,9 @@ class Collector:
             raise ValueError(f"unknown command op {op}")
         if self.registry.key_for(device_id) is None:
             raise ValueError(f"device {device_id} is not in the registry")
-        return self.store.queue_command(device_id, op, key, value)
+        return self.store.queue_command(device_id, op, key, value, self.clock())
 
     def status(self) -> dict:
         """What the live view shows: devices (last report, alarms), reject counters, totals."""
-        devs = self.store.devices()
-        with self.store.lock:
-            for d in devs:
-                r = self.store.db.execute("SELECT fields FROM reports WHERE device_id=? ORDER BY counter DESC "
-                                          "LIMIT 1", (d["device_id"],)).fetchone()
-                d["last_report"] = json.loads(r[0]) if r else None
+        devs = self.store.devices(last_report=True)
         return {"devices": devs, "rejects": self.store.rejects(), "totals": dict(self.stats)}

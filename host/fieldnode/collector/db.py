@@ -1,10 +1,16 @@
-"""The collector's SQLite store: reports (one row per device and counter), per-device state, downlink commands,
-and reject counters. One connection shared by the server threads behind a lock; each uplink is one transaction."""
+"""The collector's SQLite store, and the only place its SQL is written: reports (one row per device and counter),
+per-device state, downlink commands, reject counters and the log of app updates.
+
+``Store`` is the collector's own: one connection shared by the server threads behind a lock, each uplink one
+transaction. It keeps no clock: every time it writes (received, queued, acked, a refusal's or an update status's
+time) is given by the caller, the ``Collector``, from its injected clock, so that a fleet on virtual time stores
+virtual times. ``Reader`` is the same database seen read-only from another process (``fieldnode provision`` reads
+the last counter of a device, ``fieldnode monitor`` follows new reports) while the collector writes it.
+"""
 
 import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -54,7 +60,17 @@ CREATE TABLE IF NOT EXISTS reject_log (
     reason TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS update_log (
+    device_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL,
+    source TEXT NOT NULL
+);
 """
+_DEVICE_KEYS = ("device_id", "last_counter", "last_seen", "last_source", "reports", "duplicates", "gaps", "alarms",
+                "last_alarm")
 REJECT_LOG_KEEP = 1000
 
 
@@ -74,25 +90,60 @@ class Store:
         with self.lock:
             self.db.close()
 
+    # --- uplinks (Collector._accept holds ``lock`` around the reads and the write of one uplink) ---
     def device(self, device_id):
-        r = self.db.execute("SELECT last_counter, duplicates FROM devices WHERE device_id=?", (device_id,)).fetchone()
-        return r
+        """(last counter, duplicates) of a device seen before, or None."""
+        return self.db.execute("SELECT last_counter, duplicates FROM devices WHERE device_id=?",
+                               (device_id,)).fetchone()
 
     def stored_raw(self, device_id, counter):
         r = self.db.execute("SELECT raw FROM reports WHERE device_id=? AND counter=?", (device_id, counter)).fetchone()
         return bytes(r[0]) if r else None
 
-    def count_reject(self, reason, source, detail):
+    def store_uplink(self, device_id, rows, *, at, source, top, duplicates, gaps, alarms, cmd_ack, max_cmds):
+        """One accepted uplink, in one transaction: its new reports (``rows``: (counter, ts, flags, fields dict,
+        raw bytes)), the device's state (``top`` its highest counter now), the commands it acknowledged (``cmd_ack``
+        the highest acknowledged id, or None); the commands still pending (at most ``max_cmds``: (cmd_id, op, key,
+        value)) are counted as sent once more and returned, for the reply."""
+        with self.lock, self.db:
+            for ctr, ts, flags, fields, raw in rows:
+                self.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?)",
+                                (device_id, ctr, at, source, ts, flags, json.dumps(fields), raw))
+            self.db.execute(
+                "INSERT INTO devices (device_id, last_counter, last_seen, last_source, reports, duplicates, gaps,"
+                " alarms, last_alarm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
+                "last_counter=excluded.last_counter, last_seen=excluded.last_seen, "
+                "last_source=excluded.last_source, reports=reports+excluded.reports, "
+                "duplicates=duplicates+excluded.duplicates, gaps=gaps+excluded.gaps, "
+                "alarms=alarms+excluded.alarms, last_alarm=COALESCE(excluded.last_alarm, last_alarm)",
+                (device_id, top, at, source, len(rows), duplicates, gaps, alarms, at if alarms else None))
+            if cmd_ack is not None:
+                self.db.execute("UPDATE commands SET acked=? WHERE device_id=? AND cmd_id<=? AND acked IS NULL",
+                                (at, device_id, cmd_ack))
+            pending = self.pending_commands(device_id, max_cmds)
+            if pending:
+                self.db.execute(f"UPDATE commands SET sent=sent+1 WHERE device_id=? AND cmd_id IN "
+                                f"({','.join('?' * len(pending))})", (device_id, *[p[0] for p in pending]))
+        return pending
+
+    def count_reject(self, reason, source, detail, at):
         with self.lock, self.db:
             self.db.execute("INSERT INTO rejects VALUES (?, 1) ON CONFLICT(reason) DO UPDATE SET count=count+1",
                             (reason,))
-            cur = self.db.execute("INSERT INTO reject_log VALUES (?,?,?,?)", (time.time(), source, reason, detail))
+            cur = self.db.execute("INSERT INTO reject_log VALUES (?,?,?,?)", (at, source, reason, detail))
             if cur.lastrowid and cur.lastrowid % 100 == 0:
                 self.db.execute("DELETE FROM reject_log WHERE rowid <= ?", (cur.lastrowid - REJECT_LOG_KEEP,))
 
+    # --- views ---
     def rejects(self) -> dict:
         with self.lock:
             return dict(self.db.execute("SELECT reason, count FROM rejects ORDER BY reason").fetchall())
+
+    def reject_log(self) -> list:
+        """The latest refusals (up to about REJECT_LOG_KEEP), oldest first: {"at", "source", "reason", "detail"}."""
+        with self.lock:
+            rows = self.db.execute("SELECT at, source, reason, detail FROM reject_log ORDER BY rowid").fetchall()
+        return [dict(zip(("at", "source", "reason", "detail"), r, strict=True)) for r in rows]
 
     def reports(self, device_id=None, since=0):
         q = "SELECT received, source, fields FROM reports WHERE counter > ?"
@@ -108,28 +159,32 @@ class Store:
             d["source"] = source
             yield d
 
-    def devices(self) -> list:
+    def devices(self, last_report=False) -> list:
+        """Every device's state (``_DEVICE_KEYS``); with ``last_report`` also its latest report, decoded."""
         with self.lock:
-            rows = self.db.execute("SELECT device_id, last_counter, last_seen, last_source, reports, duplicates, gaps, "
-                                   "alarms, last_alarm FROM devices ORDER BY device_id").fetchall()
-        keys = ("device_id", "last_counter", "last_seen", "last_source", "reports", "duplicates", "gaps", "alarms",
-                "last_alarm")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+            rows = self.db.execute(f"SELECT {', '.join(_DEVICE_KEYS)} FROM devices ORDER BY device_id").fetchall()
+            devs = [dict(zip(_DEVICE_KEYS, r, strict=True)) for r in rows]
+            for d in devs if last_report else ():
+                r = self.db.execute("SELECT fields FROM reports WHERE device_id=? ORDER BY counter DESC LIMIT 1",
+                                    (d["device_id"],)).fetchone()
+                d["last_report"] = json.loads(r[0]) if r else None
+        return devs
 
     # --- commands ---
-    def queue_command(self, device_id, op, key, value) -> int:
+    def queue_command(self, device_id, op, key, value, at) -> int:
         with self.lock, self.db:
             r = self.db.execute("SELECT MAX(cmd_id) FROM commands WHERE device_id=?", (device_id,)).fetchone()
             cid = (r[0] or 0) + 1
             if cid > 0xFFFF:
                 raise ValueError("command ids exhausted for this device (65535)")
             self.db.execute("INSERT INTO commands (device_id, cmd_id, op, key, value, queued) VALUES (?,?,?,?,?,?)",
-                            (device_id, cid, op, key, value, time.time()))
+                            (device_id, cid, op, key, value, at))
         return cid
 
     def pending_commands(self, device_id, limit):
-        return self.db.execute("SELECT cmd_id, op, key, value FROM commands WHERE device_id=? AND acked IS NULL "
-                               "ORDER BY cmd_id LIMIT ?", (device_id, limit)).fetchall()
+        with self.lock:
+            return self.db.execute("SELECT cmd_id, op, key, value FROM commands WHERE device_id=? AND acked IS NULL "
+                                   "ORDER BY cmd_id LIMIT ?", (device_id, limit)).fetchall()
 
     def commands(self, device_id=None) -> list:
         q = "SELECT device_id, cmd_id, op, key, value, queued, sent, acked FROM commands"
@@ -140,3 +195,61 @@ class Store:
         keys = ("device_id", "cmd_id", "op", "key", "value", "queued", "sent", "acked")
         with self.lock:
             return [dict(zip(keys, r, strict=True)) for r in self.db.execute(q + " ORDER BY device_id, cmd_id", args)]
+
+    # --- app updates (updates.py) ---
+    def log_update(self, device_id, version, status, detail, at, source) -> None:
+        with self.lock, self.db:
+            self.db.execute("INSERT INTO update_log VALUES (?,?,?,?,?,?)",
+                            (device_id, version, status, detail, at, source))
+
+    def update_log(self, device_id=None) -> list:
+        """(device_id, version, status, detail, at, source) rows, in the order they were recorded."""
+        q = "SELECT device_id, version, status, detail, at, source FROM update_log"
+        args = ()
+        if device_id is not None:
+            q += " WHERE device_id=?"
+            args = (device_id,)
+        with self.lock:
+            return self.db.execute(q + " ORDER BY rowid", args).fetchall()
+
+
+class Unreadable(Exception):
+    """The database could not be read (not a collector's, locked past the timeout, damaged): ``args[0]`` says why."""
+
+
+class Reader:
+    """A collector's database from another process, read-only: each query opens the file read-only and closes it
+    again, so nothing here can change it or hold the collector up. Unreadable when SQLite cannot read it."""
+
+    def __init__(self, path, timeout=2.0):
+        self.path, self.timeout = Path(path), timeout
+
+    def _query(self, sql, args=()):
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.timeout)
+            try:
+                return db.execute(sql, args).fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            raise Unreadable(str(e)) from e
+
+    def last_counter(self, device_id):
+        """The highest counter stored for the device, or None when it sent nothing yet."""
+        rows = self._query("SELECT last_counter FROM devices WHERE device_id=?", (device_id,))
+        return rows[0][0] if rows else None
+
+    def last_rowid(self) -> int:
+        """Where the reports stored so far end (``reports_after`` of it gives only what comes later)."""
+        return self._query("SELECT COALESCE(MAX(rowid), 0) FROM reports")[0][0]
+
+    def reports_after(self, rowid, device_id=None) -> list:
+        """Reports stored after ``rowid``, in the order they were stored: (rowid, device_id, counter, received,
+        the report decoded)."""
+        sql = "SELECT rowid, device_id, counter, received, fields FROM reports WHERE rowid > ?"
+        args = [rowid]
+        if device_id is not None:
+            sql += " AND device_id = ?"
+            args.append(device_id)
+        return [(r, dev, ctr, rec, json.loads(fields))
+                for r, dev, ctr, rec, fields in self._query(sql + " ORDER BY rowid", args)]

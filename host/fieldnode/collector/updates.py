@@ -9,8 +9,8 @@ Fetch requests reach ``Collector.handle`` like uplinks (same UDP/TCP/HTTP endpoi
 apart) and are checked in the same order: rate, structure, known device, tag. A release is served only when
 release.load() accepts it (its tag under the release key, every file against its hash), and only to a device
 whose registry facts name the release's board (or name none). The manifest is signed for each device with that
-device's key as it is served (fetch.sign_manifest). Statuses go into the ``update_log`` table and out to the
-collector's listeners as {"event": "update", ...}.
+device's key as it is served (fetch.sign_manifest). Statuses go into the store's update log (db.py), at the
+collector's clock, and out to the collector's listeners as {"event": "update", ...}.
 """
 
 import logging
@@ -21,18 +21,6 @@ from .fw import codec, fetch
 
 log = logging.getLogger("fieldnode.collector")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS update_log (
-    device_id INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    at REAL NOT NULL,
-    source TEXT NOT NULL
-);
-"""
-
-
 class Updates:
     def __init__(self, collector, releases=None):
         self.c = collector
@@ -41,8 +29,6 @@ class Updates:
         self._signed = {}  # (device, version) -> the manifest as served to it
         self._lock = threading.Lock()
         self.served = {}  # (device, version) -> {"chunks", "bytes"}: what each download cost on the wire
-        with self.c.store.lock, self.c.store.db:
-            self.c.store.db.executescript(_SCHEMA)
 
     # --- releases ---
     def _dir(self) -> Path:
@@ -146,24 +132,14 @@ class Updates:
 
     # --- what devices said ---
     def _record(self, dev, version, status, detail, source):
-        st = self.c.store
-        with st.lock, st.db:
-            st.db.execute("INSERT INTO update_log VALUES (?,?,?,?,?,?)",
-                          (dev, version, status, detail, self.c.clock(), source))
+        self.c.store.log_update(dev, version, status, detail, self.c.clock(), source)
         level = logging.WARNING if status in ("rolled_back", "refused") else logging.INFO
         log.log(level, "device %d: update %s %s%s", dev, fetch.vstr(version), status, f" ({detail})" if detail else "")
         self.c._emit({"event": "update", "device": dev, "version": fetch.vstr(version), "status": status,
                       "detail": detail})
 
     def history(self, device_id: int | None = None) -> list:
-        q = "SELECT device_id, version, status, detail, at, source FROM update_log"
-        args = ()
-        if device_id is not None:
-            q += " WHERE device_id=?"
-            args = (device_id,)
-        st = self.c.store
-        with st.lock:
-            rows = st.db.execute(q + " ORDER BY rowid", args).fetchall()
+        rows = self.c.store.update_log(device_id)
         return [{"device": r[0], "version": fetch.vstr(r[1]), "status": r[2], "detail": r[3], "at": r[4],
                  "source": r[5]} for r in rows]
 

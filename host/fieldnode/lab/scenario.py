@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import boards
-from .errors import ConfigError
-from .paths import SCENARIOS
+from .. import boards
+from ..errors import ConfigError
+from ..paths import SCENARIOS
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")

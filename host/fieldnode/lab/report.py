@@ -1,6 +1,7 @@
-"""An HTML report of a simulated run: one self-contained file (inline SVG, no scripts, no downloads) that opens in
-any browser: the summary, and per device the readings, vibration features with the alarms the device raised,
-the injected faults, and the battery.
+"""The report of a fleet run (``FleetRun.summary()``, fleet.py): ``format_summary`` as text, the table ``fieldnode sim
+run`` prints; ``write_html`` as one self-contained HTML file (inline SVG, no scripts, no downloads) that opens in any
+browser: the summary, and per device the readings, vibration features with the alarms the device raised, the
+injected faults, and the battery.
 """
 
 import html
@@ -116,7 +117,7 @@ def write_html(path, summary: dict, reports: dict) -> None:
     body = [f"<h1>fieldnode: {html.escape(summary['scenario'])}</h1>",
             f"<p>{len(summary['devices'])} x {html.escape(summary['board'])}, "
             f"{human_duration(summary['duration_s'])} of virtual time simulated in {summary['wall_s']} s.</p>",
-            "<pre>" + html.escape(_summary_text(summary)) + "</pre>"]
+            "<pre>" + html.escape(format_summary(summary)) + "</pre>"]
     for dev in summary["devices"]:
         body.append(device_section(dev, reports.get(dev["device"], []), summary["faults"], start,
                                    summary.get("thresholds")))
@@ -127,13 +128,45 @@ def write_html(path, summary: dict, reports: dict) -> None:
         f.write(doc)
 
 
-def _summary_text(summary):
-    from .fleet import format_summary
+def human_duration(seconds: float) -> str:
+    """7 days, 36 h, 90 min: the largest unit that keeps the number readable."""
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:g} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min"
 
-    return format_summary(summary)
 
-
-def human_duration(seconds):
-    from .fleet import human_duration as h
-
-    return h(seconds)
+def format_summary(s: dict) -> str:
+    """The summary as a person reads it."""
+    lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {human_duration(s['duration_s'])} simulated "
+             f"in {s['wall_s']} s"]
+    lines.append(f"{'device':>7} {'cycles':>6} {'gen':>5} {'deliv':>5} {'queued':>6} {'dup':>4} {'lost':>4} "
+                 f"{'alarms':>6} {'first alarm':>19} {'bytes':>7} {'radio s':>8} {'avg uA':>8} {'mAh/day':>8} "
+                 f"{'battery':>9}")
+    for d in s["devices"]:
+        fa = time.strftime("%Y-%m-%d %H:%M", time.gmtime(d["first_alarm_ts"])) if d["first_alarm_ts"] else "-"
+        life = f"{d['battery_days'] / 365:.1f} y" if d["battery_days"] and d["battery_days"] > 365 else (
+            f"{d['battery_days']:.0f} d" if d["battery_days"] else "-")
+        lines.append(f"{d['device']:>7} {d['cycles']:>6} {d['generated']:>5} {d['delivered']:>5} {d['queued']:>6} "
+                     f"{d['duplicates']:>4} {d['lost']:>4} {d['alarms']:>6} {fa:>19} {d['bytes_sent']:>7} "
+                     f"{d['radio_on_s']:>8} {d['average_ua']:>8} {d['mah_per_day']:>8} {life:>9}")
+    t = s["totals"]
+    lines.append(f"total: {t['generated']} reports generated, {t['delivered']} delivered, {t['queued']} still "
+                 f"queued, {t['duplicates']} duplicates, {t['lost']} lost; {t['alarms']} alarm reports; "
+                 f"{t['bytes_sent']} bytes in {t['uplinks']} uplinks")
+    if s["devices"]:
+        d = s["devices"][0]
+        lines.append(f"energy: dominated by {d['dominant']}; " + ", ".join(
+            f"{k} {v:.0f} mC" for k, v in list(d["energy_parts_mc"].items())[:4]))
+    for f in s["faults"]:
+        lines.append("fault: " + ", ".join(f"{k}={v}" for k, v in f.items()))
+    for d in s["devices"]:
+        if "false_alarms" in d:
+            delay = d["detection_delay_s"]
+            lines.append(f"device {d['device']}: bearing fault " + (
+                f"detected {delay / 60:.0f} min after it began" if delay is not None else "not detected") +
+                f", {d['false_alarms']} false alarm reports before it")
+    if s["rejects"]:
+        lines.append(f"collector refused: {s['rejects']}")
+    return "\n".join(lines)

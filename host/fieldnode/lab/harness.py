@@ -4,7 +4,8 @@
 modem models, a virtual clock) and talks to it through its serial port with the same raw-REPL connection
 (``device.py``, mpremote's transport) and file sync (``deploy.sync``) that ``fieldnode deploy`` uses on hardware.
 The clock is virtual and moves only when the board sleeps or is told to (``advance``): a test is repeatable and a
-deep sleep of an hour takes no wall time. ``LocalCollector`` is the real collector on free 127.0.0.1 ports.
+deep sleep of an hour takes no wall time. ``local_collector.LocalCollector`` is the real collector on free
+127.0.0.1 ports for such boards to report to.
 
     with Board("m5stack-core2") as b:
         b.put("src")                                   # the files of src/ onto the board's root
@@ -23,7 +24,7 @@ import io
 import time
 from pathlib import Path
 
-from .errors import ConfigError, DeviceError, FieldnodeError, MicroPythonError
+from ..errors import ConfigError, DeviceError, FieldnodeError, MicroPythonError
 
 BOOT_TIMEOUT_S = 20.0
 NO_END = 1 << 62  # an outage window that never closes by itself (ms)
@@ -60,8 +61,8 @@ class Board:
     def __init__(self, name: str, *, flash_dir=None, env: dict | None = None, modem: dict | None = None,
                  wifi: dict | None = None, partitions: str = "factory", rfc2217: bool = False,
                  run_main: bool = False):
-        from .sim.board import VirtualBoard
-        from .sim.physics import Environment
+        from ..sim.board import VirtualBoard
+        from ..sim.physics import Environment
 
         self.env = Environment.from_dict(env)
         scenario = {k: v for k, v in (("modem", modem), ("wifi", wifi)) if v is not None}
@@ -95,7 +96,7 @@ class Board:
         return self.start().vb.url
 
     def _attach(self):
-        from .device import connect
+        from ..device import connect
 
         vb = self.vb
         if self._asleep is not None:
@@ -213,7 +214,7 @@ class Board:
         the device, only what differs sent, each file written then renamed): a file into the directory ``dest``;
         a directory's contents into ``dest`` recursively (``__pycache__`` and hidden files left out); or a dict
         {relative path: str | bytes}. Returns the device paths written."""
-        from . import deploy
+        from .. import deploy
 
         files = {}
         if isinstance(src, dict):
@@ -244,7 +245,7 @@ class Board:
 
     def deploy_firmware(self, config: dict | None = None):
         """fieldnode's own firmware, as ``fieldnode deploy`` sends it (``fieldnode.deploy.DeployResult``)."""
-        from . import deploy
+        from .. import deploy
 
         return deploy.deploy(self.device, self.name, config=config)
 
@@ -302,7 +303,7 @@ class Board:
         """What the sensors measure from now on: ``name`` as in ``fieldnode.sim.physics`` (temperature_c,
         humidity_pct, pressure_pa, battery_v, current_a, light_lux...); ``value`` a number or a value spec
         ({"ramp": ...}, {"sine": ...}; their times are seconds since the board was made)."""
-        from .sim.physics import DEFAULTS, make_source
+        from ..sim.physics import DEFAULTS, make_source
 
         if name not in DEFAULTS and name not in self.env.sources:
             raise ConfigError(f"no physical quantity {name!r}", f"known: {', '.join(sorted(DEFAULTS))}")
@@ -311,7 +312,7 @@ class Board:
     def set_vibration(self, **fields) -> None:
         """The machine the accelerometer sits on: ``imbalance_g``, ``noise_g``, ``shaft_hz``, ``gravity_g`` and
         ``bearing`` (a dict of ``fieldnode.sim.physics.Bearing`` fields, or None for a sound bearing)."""
-        from .sim.physics import Bearing, Vibration
+        from ..sim.physics import Bearing, Vibration
 
         allowed = sorted(Vibration.__dataclass_fields__)
         for k, v in fields.items():
@@ -382,71 +383,3 @@ def _quiet(fn):
         if not said:
             raise
         raise DeviceError(f"{e.message}; the board said: {said[-300:]!s}", e.hint) from e
-
-
-class LocalCollector:
-    """The real collector (``fieldnode.collector``) on free 127.0.0.1 ports, its registry and SQLite database under
-    ``home``. ``attach(board)`` routes a board's uplinks (uni.soracom.io, the default endpoint) to it;
-    ``provision(board)`` gives a board with fieldnode's firmware an identity and key as ``fieldnode provision``
-    does; ``reports()`` is what it stored, decoded."""
-
-    def __init__(self, home):
-        from .collector import Collector, Servers
-        from .registry import Registry
-
-        self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.boards = []
-        self.registry = Registry(self.home / "registry.sqlite")
-        # no rate limit: virtual time sends a day of uplinks in seconds
-        self.collector = Collector(self.home / "collector.sqlite", self.registry, rate=1e6, burst=1e6, clock=self._now)
-        try:
-            self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=0)
-        except OSError:
-            self.collector.close()
-            self.registry.close()
-            raise
-        self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
-        self.http_url = next(a for a in self.servers.addresses if a.startswith("http://"))
-
-    def _now(self) -> float:
-        # receive times on the boards' virtual clock, as a fleet run does
-        return self.boards[0].now_ms / 1000 if self.boards else time.time()
-
-    def attach(self, board: Board) -> None:
-        if board not in self.boards:
-            self.boards.append(board)
-        if board.modem is not None:
-            board.route("uni.soracom.io", self.udp)
-
-    def provision(self, board: Board, *, device_id: int | None = None, interval: int | None = None,
-                  config: dict | None = None):
-        """Provision ``board`` (fieldnode's firmware deployed on it) against this collector, as ``fieldnode
-        provision`` does: identity and key in the registry, key.bin and config.json on the board, a test report
-        this collector acknowledges. Returns the ``ProvisionReport``; DeviceError naming the failed step."""
-        from .provision import ProvisionOptions, provision
-
-        self.attach(board)
-        wifi = board.modem is None
-        opts = ProvisionOptions(device_id=device_id, interval=interval, extra=dict(config or {}),
-                                collector=self.http_url, start=False, who="fieldnode.testing",
-                                wifi_ssid="fieldnode-lab" if wifi else None, wifi_key="fieldnode" if wifi else None,
-                                endpoint=self.udp if wifi else None)
-        rep = provision(board.device, board.name, opts, self.registry)
-        if not rep.passed:
-            f = rep.failed_step
-            raise DeviceError(f"provisioning the virtual {board.name} failed at {f.name}: {f.detail}", f.todo)
-        return rep
-
-    def reports(self, device_id: int | None = None) -> list[dict]:
-        """What was stored, decoded, in order of device and counter."""
-        return list(self.collector.store.reports(device_id))
-
-    def status(self) -> dict:
-        """Totals, devices and refusals by reason (what ``fieldnode collect`` shows)."""
-        return self.collector.status()
-
-    def close(self) -> None:
-        self.servers.close()
-        self.collector.close()
-        self.registry.close()

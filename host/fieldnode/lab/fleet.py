@@ -5,11 +5,12 @@ Each device is a ``VirtualBoard`` running the real firmware bundle (compiled for
 own identity and key in the registry, its own flash image, sensors and modem; all of them send real UDP
 datagrams to one ``Collector`` on 127.0.0.1. The devices advance together in slices of virtual time, so a fleet
 shares one notion of "now" while each board sleeps and wakes on its own schedule. Faults come from the scenario
-(``fieldnode.scenario``): power cuts inside wake cycles, coverage outages (cellular, or the access point out of
+(``scenario.py``): power cuts inside wake cycles, coverage outages (cellular, or the access point out of
 range for Wi-Fi boards), modem errors.
 
     run = FleetRun(scenario.load("demo-week"), home)   # a built-in scenario (tools/scenarios/), or a JSON file
     summary = run.run(progress=print)
+    print(report.format_summary(summary))               # or report.write_html(path, summary, reports)
 
 The summary says, per device and in total, what a fleet operator asks: reports generated, delivered, duplicated
 and lost; alarms raised and when, against the faults injected; bytes sent; radio-on time; charge used, average
@@ -23,10 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import boards, build
-from .collector.core import Collector
-from .collector.servers import Servers
-from .registry import Registry
+from .. import boards, build
+from ..collector.core import Collector
+from ..collector.servers import Servers
+from ..registry import Registry
 from .scenario import Scenario
 
 DEVICE_ID_BASE = 1001
@@ -59,7 +60,7 @@ def merge(base: dict, over: dict) -> dict:
 
 
 def environment(scn: Scenario) -> dict:
-    from .sim.physics import core2_demo
+    from ..sim.physics import core2_demo
 
     env = dict(scn.environment)
     preset = env.pop("preset", None)
@@ -98,16 +99,7 @@ class FleetRun:
         self.collector = Collector(self.db_path, self.registry, rate=1e6, burst=1e6, clock=self._now)
         self.bytes_in: dict[int, int] = {}
         self.uplinks: dict[int, int] = {}
-        handle = self.collector.handle
-
-        def counted(datagram, source="local"):
-            if len(datagram) >= 5:
-                dev = int.from_bytes(datagram[1:5], "big")
-                self.bytes_in[dev] = self.bytes_in.get(dev, 0) + len(datagram)
-                self.uplinks[dev] = self.uplinks.get(dev, 0) + 1
-            return handle(datagram, source)
-
-        self.collector.handle = counted
+        self.collector.on_uplink(self._count)
         self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=-1)
         self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
         self.rng = random.Random(scn.seed)
@@ -120,6 +112,14 @@ class FleetRun:
             d.board.close()
         self.collector.close()
         self.registry.close()
+
+    def _count(self, datagram, source, reply):
+        """Bytes and uplinks per device, as the wire carried them (refused ones too): the device id is bytes 1-4 of
+        a report uplink and of a fetch request alike (proto/codec.py, proto/fetch.py)."""
+        if len(datagram) >= 5:
+            dev = int.from_bytes(datagram[1:5], "big")
+            self.bytes_in[dev] = self.bytes_in.get(dev, 0) + len(datagram)
+            self.uplinks[dev] = self.uplinks.get(dev, 0) + 1
 
     def _now(self) -> float:
         """The collector's "now" (receive times, and the ts of reports made before a device's clock was set):
@@ -149,7 +149,7 @@ class FleetRun:
         return {"outages": [[f["from"] * 1000, f["to"] * 1000] for f in self.scn.faults_of("outage")]}
 
     def setup(self, progress=None):
-        from .sim.board import VirtualBoard
+        from ..sim.board import VirtualBoard
 
         bundle = build.build(self.scn.board, arch=_host_arch(), out_root=self.workdir / "build")
         files = {p: f.read_bytes() for p, f in bundle.files.items()}
@@ -340,47 +340,3 @@ def _host_arch() -> str:
 def _bar(done, total, width=24) -> str:
     n = int(width * done / total) if total else width
     return "[" + "#" * n + "." * (width - n) + "]"
-
-
-def human_duration(seconds: float) -> str:
-    """7 days, 36 h, 90 min: the largest unit that keeps the number readable."""
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:g} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:g} h"
-    return f"{seconds / 60:g} min"
-
-
-def format_summary(s: dict) -> str:
-    """The summary as a person reads it."""
-    lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {human_duration(s['duration_s'])} simulated "
-             f"in {s['wall_s']} s"]
-    lines.append(f"{'device':>7} {'cycles':>6} {'gen':>5} {'deliv':>5} {'queued':>6} {'dup':>4} {'lost':>4} "
-                 f"{'alarms':>6} {'first alarm':>19} {'bytes':>7} {'radio s':>8} {'avg uA':>8} {'mAh/day':>8} "
-                 f"{'battery':>9}")
-    for d in s["devices"]:
-        fa = time.strftime("%Y-%m-%d %H:%M", time.gmtime(d["first_alarm_ts"])) if d["first_alarm_ts"] else "-"
-        life = f"{d['battery_days'] / 365:.1f} y" if d["battery_days"] and d["battery_days"] > 365 else (
-            f"{d['battery_days']:.0f} d" if d["battery_days"] else "-")
-        lines.append(f"{d['device']:>7} {d['cycles']:>6} {d['generated']:>5} {d['delivered']:>5} {d['queued']:>6} "
-                     f"{d['duplicates']:>4} {d['lost']:>4} {d['alarms']:>6} {fa:>19} {d['bytes_sent']:>7} "
-                     f"{d['radio_on_s']:>8} {d['average_ua']:>8} {d['mah_per_day']:>8} {life:>9}")
-    t = s["totals"]
-    lines.append(f"total: {t['generated']} reports generated, {t['delivered']} delivered, {t['queued']} still "
-                 f"queued, {t['duplicates']} duplicates, {t['lost']} lost; {t['alarms']} alarm reports; "
-                 f"{t['bytes_sent']} bytes in {t['uplinks']} uplinks")
-    if s["devices"]:
-        d = s["devices"][0]
-        lines.append(f"energy: dominated by {d['dominant']}; " + ", ".join(
-            f"{k} {v:.0f} mC" for k, v in list(d["energy_parts_mc"].items())[:4]))
-    for f in s["faults"]:
-        lines.append("fault: " + ", ".join(f"{k}={v}" for k, v in f.items()))
-    for d in s["devices"]:
-        if "false_alarms" in d:
-            delay = d["detection_delay_s"]
-            lines.append(f"device {d['device']}: bearing fault " + (
-                f"detected {delay / 60:.0f} min after it began" if delay is not None else "not detected") +
-                f", {d['false_alarms']} false alarm reports before it")
-    if s["rejects"]:
-        lines.append(f"collector refused: {s['rejects']}")
-    return "\n".join(lines)
