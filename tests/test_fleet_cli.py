@@ -51,8 +51,9 @@ def test_durations():
     assert scenario.parse_duration("2d3h") == 2 * 86400 + 3 * 3600
     assert scenario.parse_duration("90s") == 90
     assert scenario.parse_duration(600) == 600
+    assert scenario.parse_duration("3 weeks") == 3 * 7 * 86400  # the words the summary prints are read back
     with pytest.raises(ValueError):
-        scenario.parse_duration("3 weeks")
+        scenario.parse_duration("3 fortnights")
 
 
 def test_sim_run_cli_two_devices_json_and_html(tmp_path):

@@ -7,7 +7,9 @@ import sys
 import time
 
 from ..errors import NetworkError, UsageError
+from .. import units
 from ..paths import home
+from ..units import duration_arg
 
 
 def register(sub):
@@ -37,7 +39,8 @@ def register(sub):
     p.add_argument("--offer", action="append", default=[], metavar="DEVICE=VERSION",
                    help="offer a served release to a device as the collector starts, e.g. 42=1.2.0 (repeatable)")
     p.add_argument("--rate", type=float, default=20.0, help="datagrams per second allowed from one address")
-    p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run until Ctrl-C)")
+    p.add_argument("--duration", type=duration_arg, default=0,
+                   help=f"stop after this long: {units.HELP} (default 0: run until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print only the addresses")
     p.set_defaults(func=run)

@@ -5,7 +5,9 @@ import json
 import sys
 import time
 
+from .. import units
 from ..paths import home
+from ..units import duration_arg
 
 EPILOG = """\
 examples:
@@ -28,7 +30,8 @@ def register(sub):
                    help="also show reports stored in this collector database (default $FIELDNODE_HOME/"
                         "collector.sqlite)")
     p.add_argument("--device-id", type=int, help="with --collector: only this device's reports")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--duration", type=duration_arg, metavar="TIME",
+                   help=f"stop after this long: {units.HELP} (default: Ctrl-C)")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(func=run)
 

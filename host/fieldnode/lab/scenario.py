@@ -30,25 +30,10 @@ from pathlib import Path
 from .. import boards
 from ..errors import ConfigError
 from ..paths import SCENARIOS
+from ..units import parse_duration
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
 KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "name", "description")
-
-
-def parse_duration(text) -> int:
-    """Seconds from ``"7d"``, ``"2d3h"``, ``"90s"``, ``"45m"`` or a number of seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError(f"duration {text} is negative")
-        return int(text)
-    t = str(text).strip().lower()
-    if re.fullmatch(r"\d+", t):
-        return int(t)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", t)
-    if not parts or "".join(n + u for n, u in parts) != t:
-        raise ValueError(f"{text!r} is not a duration like 90s, 45m, 36h, 7d or 2d3h")
-    return int(sum(float(n) * _UNITS[u] for n, u in parts))
 
 
 @dataclass
