@@ -62,3 +62,27 @@ def test_modem_cli_bad_input_is_one_line(tmp_path):
                                                       "e.g. AT+CSQ)"
     p = cli(str(tmp_path / "nope"), "AT")
     assert p.returncode == 4 and p.stderr.startswith("error: no such port") and len(p.stderr.strip().splitlines()) == 1
+
+
+def _boots(b):
+    return [e for e in b.events if e["kind"] == "boot"]
+
+
+def test_modem_cli_leaves_the_node_running_its_application(vboard):
+    # A technician's `fieldnode modem` interrupts main.py for the raw REPL; afterwards the node must go back to its
+    # cycle (a soft reset runs boot.py and main.py), not wait at the REPL until someone power-cycles it.
+    import time
+
+    b = vboard({})
+    n = len(_boots(b))
+    p = cli(b.port, "AT")
+    assert p.returncode == 0, p.stderr
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not any(e["mode"] == "friendly" and e["soft"] for e in _boots(b)[n:]):
+        time.sleep(0.1)
+    assert any(e["mode"] == "friendly" and e["soft"] for e in _boots(b)[n:]), _boots(b)[n:]
+    n = len(_boots(b))
+    p = cli(b.port, "AT", "--stay")
+    assert p.returncode == 0, p.stderr
+    time.sleep(1.0)
+    assert _boots(b)[n:] == []  # --stay: left at the REPL, as asked

@@ -52,13 +52,65 @@ def _wake(dtr):
         time.sleep_ms(50)  # TinyGSM's SIM70xx figure; a BG9x that needs longer makes the first try time out
 
 
+def _lines(u, buf):
+    # complete lines received so far, and what is left of an unfinished one
+    n = u.any()
+    if n:
+        buf += u.read(n)
+    out = []
+    while b"\n" in buf:
+        ln, buf = buf.split(b"\n", 1)
+        ln = ln.strip()
+        if ln:
+            out.append(ln)
+    return out, buf
+
+
+def _sync(u, earlier, tries=3):
+    # The node this command interrupted may have left a command of its own in flight (its answer, an OK, is still
+    # on its way) or half a command line in the modem's buffer. A marker command whose answer no other command
+    # gives, AT+CMEE? (3GPP TS 27.007 9.1: "+CMEE: <n>"), is sent until its answer and final OK come back:
+    # everything before them belongs to earlier commands and is shown apart, never as the technician's reply.
+    u.write(b"\r")  # ends a half-typed line (the modem answers it with ERROR, which lands in ``earlier``)
+    time.sleep_ms(20)
+    buf = b""
+    for _ in range(tries):
+        u.write(b"AT+CMEE?\r")
+        end = time.ticks_add(time.ticks_ms(), 1500)
+        seen = False
+        while time.ticks_diff(end, time.ticks_ms()) > 0:
+            got, buf = _lines(u, buf)
+            for ln in got:
+                if ln.startswith(b"+CMEE:"):
+                    seen = True
+                elif seen and ln == b"OK":
+                    return True
+                elif ln != b"AT+CMEE?":
+                    seen = False
+                    earlier.append(ln)
+            if not got:
+                time.sleep_ms(10)
+    return False
+
+
 def at(line, timeout_ms=5000, uart_id=1, baud=115200, tx=None, rx=None, dtr=None):
-    # Send one command line and print every line until a final result code, a '>' prompt or the timeout.
+    # Send one command line and print every line until a final result code, a '>' prompt or the timeout. Lines
+    # that came before the command's own answer (URCs, the tail of a command the interrupted node had sent) are
+    # printed with a "~ " prefix, so the host never takes them for this command's reply.
     u = _open(uart_id, baud, tx, rx)
     _wake(dtr)
+    earlier = []
     buf = b""
     while u.any():  # what was waiting (URCs) is shown first, as the modem said it
         buf += u.read(u.any())
+    earlier.extend(ln.strip() for ln in buf.split(b"\n") if ln.strip())
+    synced = _sync(u, earlier)
+    for ln in earlier:
+        sys.stdout.write("~ ")
+        _show(ln)
+    if not synced:
+        sys.stdout.write("(the modem did not answer AT+CMEE? before the command)\n")
+    buf = b""
     u.write(line.encode() + b"\r")
     end = time.ticks_add(time.ticks_ms(), timeout_ms)
     while True:

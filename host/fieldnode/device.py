@@ -31,15 +31,29 @@ class Device:
         self.close()
 
     def close(self):
-        try:
-            if self.t.in_raw_repl:
-                self.t.exit_raw_repl()
-        except (OSError, serial.SerialException, TransportError):
-            pass
-        try:
-            self.t.close()
-        except (OSError, serial.SerialException):
-            pass
+        release(self.t, resume=False)
+
+    def resume(self):
+        """Leave the board running its application again (see ``release``) and close the port."""
+        release(self.t, resume=True)
+
+
+def release(t, resume: bool = True) -> None:
+    """Leave the raw REPL and close the port. With ``resume`` the board soft-reboots from the friendly REPL
+    (Ctrl-B, then Ctrl-D: pyexec's soft reset runs boot.py and main.py again), so a node that a verb interrupted
+    goes back to its wake cycle instead of waiting at the REPL for a technician who has already left."""
+    try:
+        if t.in_raw_repl:
+            t.exit_raw_repl()
+        if resume:
+            t.serial.write(b"\x04")
+            t.serial.flush()
+    except (OSError, serial.SerialException, TransportError):
+        pass
+    try:
+        t.close()
+    except (OSError, serial.SerialException):
+        pass
 
     def exec(self, code: str, timeout: int = 30) -> str:
         """Run ``code``; return what it printed. A Python error on the board raises DeviceError with its last line."""

@@ -136,6 +136,7 @@ class ModemConsole:
         self.tx, self.rx = bus.get("tx"), bus.get("rx")
         self.pwrkey = m.get("pwrkey") if m else None
         self.dtr = m.get("dtr") if m else None  # where wired, the passthrough drives it low to wake the modem
+        self.earlier: list[str] = []  # lines that came before the last command's answer (see ``at``)
 
     def _exec(self, code: str) -> str:
         try:
@@ -150,11 +151,15 @@ class ModemConsole:
         return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
 
     def at(self, line: str, timeout_ms: int = 5000) -> list[str]:
-        """Send one AT command; return the modem's reply lines up to and including the final result code."""
+        """Send one AT command; return the modem's reply lines up to and including the final result code. What
+        the modem said before this command's answer (URCs, the tail of a command the interrupted node had in
+        flight) is kept apart in ``self.earlier``: it is never part of the reply."""
         cmd = check_at(line)
         out = self._exec(f"import net.passthrough as p\np.at({cmd!r}, {int(timeout_ms)}, {self.uart_id}, "
                          f"{self.baud}, {self.tx!r}, {self.rx!r}, {self.dtr!r})\n")
-        return [ln.rstrip("\r") for ln in out.splitlines() if ln.strip()]
+        lines = [ln.rstrip("\r") for ln in out.splitlines() if ln.strip()]
+        self.earlier = [ln[2:] for ln in lines if ln.startswith("~ ")]
+        return [ln for ln in lines if not ln.startswith("~ ")]
 
     def facts(self, cfg: dict | None = None, deadline_ms: int = 90000) -> dict:
         """Run the firmware driver's up() on the board; its info() with 'up' and 'up_ms' added."""

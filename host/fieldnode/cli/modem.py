@@ -4,6 +4,7 @@ import json
 import sys
 
 from .. import modem
+from ..device import release
 
 
 def register(sub):
@@ -28,6 +29,8 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per AT command (default 5); "
                    "for --diagnose the link's deadline (default 90)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--stay", action="store_true",
+                   help="leave the board at its REPL afterwards (default: it soft-resets and runs main.py again)")
     p.set_defaults(func=run)
 
 
@@ -44,19 +47,17 @@ def run(args, transport=None):
         return _interactive(con, args)
     finally:
         if transport is None:
-            try:
-                t.exit_raw_repl()
-                t.close()
-            except Exception:
-                pass
+            release(t, resume=not args.stay)  # the node goes back to its cycle unless asked to wait at the REPL
 
 
 def _send_all(con, commands, args):
     replies = []
     for c in commands:
         lines = con.at(c, int(args.timeout * 1000))
-        replies.append({"command": c, "reply": lines})
+        replies.append({"command": c, "reply": lines, "earlier": con.earlier})
         if not args.json:
+            for e in con.earlier:
+                print(f"(before {c}: {e})", file=sys.stderr)
             print("\n".join(lines))
     if args.json:
         print(json.dumps(replies, indent=2))
