@@ -210,6 +210,12 @@ def _open_csv(path, column):
         fh.close()
         raise UsageError(f"{path} is empty", "give a CSV file with a header row (timestamp,value,...)")
     header = [h.strip() for h in header]
+    bad = next((h for h in header if h == "" or _is_number(h)), None)
+    if bad is not None:
+        fh.close()
+        what = "an empty name" if bad == "" else f"{bad!r}, a number"
+        raise UsageError(f"{path}: the first row is not a header (it holds {what})",
+                         "add a header row that names every column (timestamp,value,...)")
     if column is None:
         cands = [h for h in header if h.lower() not in ("timestamp", "time", "t")]
         if not cands:
@@ -221,6 +227,14 @@ def _open_csv(path, column):
         raise UsageError(f"{path} has no column '{column}' (header: {','.join(header)})",
                          "pick one with --column NAME")
     return fh, reader, header, header.index(column), column
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(cell, path, line, column):
@@ -264,8 +278,9 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 line += 1
                 if not row:
                     continue
-                if len(row) <= ci:
-                    raise UsageError(f"{path}:{line}: {len(row)} fields, no '{column}'", "fix the row")
+                if len(row) != len(header):
+                    raise UsageError(f"{path}:{line}: {len(row)} fields where the header has {len(header)}",
+                                     "give every row one field per header column (blank cells are allowed)")
                 chunk.append(row)
                 vals.append(_number(row[ci], path, line, column))
                 if len(chunk) >= CHUNK:
