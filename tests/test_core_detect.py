@@ -7,7 +7,8 @@ import sys
 
 import pytest
 from conftest import ROOT
-from core.detector import ACTIVE, CLEARED, FLAT, RAISED, REL, STATE_SIZE, WARMUP, Detector, validate
+from core.baseline import ACTIVE, CLEARED, FLAT, RAISED, REL, STATE_SIZE, WARMUP, validate
+from core.baseline import Baseline as Detector
 from core.usage import UsageMeter
 
 
@@ -107,7 +108,7 @@ def test_detector_same_under_micropython_and_no_allocation(mpy, tmp_path):
     (tmp_path / "xs.json").write_text(json.dumps(xs))
     out = mpy(f"""
 import json, gc
-from core.detector import Detector
+from core.baseline import Baseline as Detector
 xs = json.load(open({str(tmp_path / 'xs.json')!r}))
 d = Detector(json.loads({json.dumps(json.dumps(cfg))}))
 evs = [0] * len(xs)
@@ -153,7 +154,7 @@ def test_cli_detect_marks_the_step_and_keeps_every_row(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("\n".join(rows) + "\n")
     cfg = tmp_path / "d.json"
-    cfg.write_text(json.dumps({"warmup": 50, "raise": 6, "clear": 2, "k": 2, "n": 3}))
+    cfg.write_text(json.dumps({"method": "baseline", "warmup": 50, "raise": 6, "clear": 2, "k": 2, "n": 3}))
     p = _cli("detect", str(src), "--column", "temp", "--config", str(cfg), "-o", str(tmp_path / "out.csv"))
     assert p.returncode == 0, p.stderr
     out = (tmp_path / "out.csv").read_text().splitlines()

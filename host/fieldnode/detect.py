@@ -5,11 +5,11 @@ the device (``firmware/core``) runs on the MicroPython unix port, fed in binary 
 any length stream through in constant memory.
 
 - ``detect_csv(path, column=None, config=None, out=sys.stdout)``: writes the CSV back with two more columns,
-  ``alarm`` (1 on the row where the device would raise an alarm, else 0) and ``score`` (0..1; 0.5 at the raise
-  threshold). Returns a summary dict.
+  ``alarm`` (1 on the row where the device would raise an alarm, else 0) and ``score`` (0..1: the anomaly
+  likelihood of ``core/surprise.py``, HTM's log score, which NAB's threshold sweep can take as it is). Returns a summary dict.
 - ``feature_windows(path, window=1024, column=None, ...)``: yields one dict of features per window.
-- ``load_config(path=None)``: the detector config (JSON) validated by the firmware's own validator; the default
-  ships in ``fieldnode/data/detector.json``.
+- ``load_config(path=None)``: the detector config (JSON) validated and completed by the firmware's own validator
+  (the defaults live in ``firmware/core/detector.py``); ``fieldnode/data/detector.json`` holds the replay keys.
 
 Readings are integers on the device; a CSV holds floats. They are multiplied by ``scale`` and rounded: the
 config's ``replay.scale`` (a number, or ``"auto"``: a power of ten that brings the first rows' largest magnitude
@@ -35,8 +35,8 @@ MISSING = -(2**31)  # a blank cell: passed through, never fed to the detector
 _DETECT_DRIVER = """
 import sys, json, struct
 from array import array
-from core.detector import Detector, RAISED
-d = Detector(json.loads(%r))
+from core.detector import make, RAISED
+d = make(json.loads(%r))
 inp = sys.stdin.buffer
 outp = sys.stdout.buffer
 while True:
@@ -45,16 +45,17 @@ while True:
         break
     n = struct.unpack('<I', h)[0]
     a = array('i', inp.read(4 * n))
-    o = bytearray(2 * n)
+    o = bytearray(3 * n)
     for i in range(n):
         x = a[i]
         if x == %d:
-            o[2 * i] = 255
+            o[3 * i] = 255
             continue
         ev = d.update(x)
-        o[2 * i] = ev & 0xFF
+        o[3 * i] = ev & 0xFF
         s = d.score
-        o[2 * i + 1] = s if s < 255 else 255
+        o[3 * i + 1] = s & 0xFF
+        o[3 * i + 2] = s >> 8
     outp.write(o)
     outp.flush()
 """
@@ -101,13 +102,14 @@ def load_config(path=None) -> dict:
     from core.detector import validate
 
     try:
-        validate(cfg)
+        full = validate(cfg)
     except ValueError as e:
         raise ConfigError(f"{where}: {e}")
     scale = cfg.get("replay", {}).get("scale", "auto")
     if scale != "auto" and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0):
         raise ConfigError(f"{where}: replay.scale = {scale!r}", 'give a positive number or "auto"')
-    return cfg
+    # complete: the firmware's defaults (core/detector.py, their one home) under the file's keys
+    return {**full, "replay": {"scale": scale}}
 
 
 class _Mpy:
@@ -159,7 +161,9 @@ class _Run:
 
 
 class DetectorRun(_Run):
-    """The firmware detector in a MicroPython process: ``feed(ints)`` -> [(flags, score_q8) or None per value].
+    """The firmware detector in a MicroPython process: ``feed(ints)`` -> [(flags, score) or None per value].
+
+    score: 0..65535 (Q16 of 0..1) for the surprise detector; the baseline detector's Q8 score (0..256).
 
     ``cfg``: a validated config dict (its host-only keys are dropped). None in ``ints`` is a missing reading.
     Use as a context manager, or call ``close()``.
@@ -171,8 +175,9 @@ class DetectorRun(_Run):
 
     def feed(self, ints):
         ints = [MISSING if v is None else max(-0xFFFFFF, min(0xFFFFFF, int(v))) for v in ints]
-        reply = self._mp.ask(struct.pack(f"<I{len(ints)}i", len(ints), *ints), 2 * len(ints))
-        return [None if reply[2 * i] == 255 else (reply[2 * i], reply[2 * i + 1]) for i in range(len(ints))]
+        reply = self._mp.ask(struct.pack(f"<I{len(ints)}i", len(ints), *ints), 3 * len(ints))
+        return [None if reply[3 * i] == 255 else (reply[3 * i], reply[3 * i + 1] | reply[3 * i + 2] << 8)
+                for i in range(len(ints))]
 
 
 class FeatureRun(_Run):
@@ -267,6 +272,7 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
     fh, reader, header, ci, column = _open_csv(path, column)
     scale = cfg.get("replay", {}).get("scale", "auto")
     mp = DetectorRun(cfg)
+    q = 256 if cfg.get("method") == "baseline" else 65535  # the score's fixed-point unit: Q8 or Q16 of 0..1
     w = csv.writer(out, lineterminator="\n")
     w.writerow(header + ["alarm", "score"])
     rows = alarms = 0
@@ -297,7 +303,7 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 fl, sc = r
                 a = 1 if fl & 1 else 0
                 alarms += a
-                w.writerow(row + [str(a), f"{min(sc, 256) / 256:.3f}"])
+                w.writerow(row + [str(a), f"{sc / q:.4f}"])
             rows += len(chunk)
             if progress:
                 progress(rows)

@@ -14,7 +14,7 @@ def register(sub):
                        description="Run the firmware detector (firmware/core/detector.py) under the MicroPython "
                                    "runtime over a CSV (a timestamp column and value columns) and write the rows "
                                    "back with two more columns: alarm (1 where the device would raise an alarm) "
-                                   "and score (0..1, 0.5 at the raise threshold).")
+                                   "and score (0..1, the anomaly likelihood).")
     p.add_argument("file", help="CSV file with a header row")
     p.add_argument("--column", help="value column (default: the first that is not the timestamp)")
     p.add_argument("--config", help="detector config JSON (default: the shipped detector.json)")

@@ -1,0 +1,167 @@
+"""Cross-validate the detector on the NAB subset by category: parameters chosen on the training folds only.
+
+    .venv/bin/python tools/nab_cv.py [--data ../shared/data] [--jobs N] [--json]
+
+The 24 series of ``../shared/data/nab`` fall into NAB's 7 categories (artificialNoAnomaly, artificialWithAnomaly,
+realAWSCloudwatch, realAdExchange, realKnownCause, realTraffic, realTweets). Each category in turn is the test
+fold; for each of NAB's three profiles (standard, reward_low_FP_rate, reward_low_FN_rate) the config with the
+best normalised NAB score on the other 6 categories is chosen from ``GRID`` and that config alone is scored on the
+test fold. The test folds' score pieces are summed over the 7 folds and normalised, which is the cross-validated
+score printed last (per-fold scores are printed too; artificialNoAnomaly has no window, so its fold shows only
+its false positives and raw score). Nothing about a fold's own files enters the choice of its config.
+
+The firmware detector (``firmware/core/detector.py``) runs in this process (CPython; tests prove MicroPython gives
+the same), values scaled as ``fieldnode detect`` scales them. The model part of a config runs once per file;
+the decision part (raise, clear, hold-off), which depends only on the model's per-row likelihood, is swept over
+that record by ``decide``, a replica of the firmware's decision (tests/test_core_surprise.py holds them equal).
+
+The shipped default is scored as it is, in-sample, for reference (``--default``).
+"""
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host"))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import evaluate_nab as ev  # noqa: E402
+import tune_nab  # noqa: E402
+from fieldnode import detect  # noqa: E402
+
+# The model part: time scales in powers of two (how fast the level, the spread, the short and the long means of
+# the surprise follow). The decision part: likelihood threshold, clear level, hold-off in readings.
+MODEL_GRID = {
+    "level_shift": [5],
+    "spread_shift": [10],
+    "short_shift": [4],
+    "long_shift": [11],
+}
+DECIDE_GRID = {
+    "raise": [3.0, 3.5, 4.0, 5.0],
+    "holdoff": [100, 200],
+}
+
+
+def _grid(grid):
+    keys = list(grid)
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        yield dict(zip(keys, combo, strict=True))
+
+
+def model_record(files, model):
+    """Per file the detector's per-row likelihood (Q4) with the model config ``model``."""
+    detect._firmware_import()
+    from core.detector import make as Detector
+
+    out = []
+    for _, ints, _ in files:
+        d = Detector(model)
+        up = d.update
+        rec = []
+        for x in ints:
+            up(x)
+            rec.append(d.lz)
+        out.append(rec)
+    return out
+
+
+def decide(lz, warmup, raise_, clear, holdoff):
+    """Rows raising an alarm, as the firmware decides from the likelihood record ``lz`` (see core/surprise.py)."""
+    rq, cq = int(raise_ * 16 + 0.5), int(clear * 16 + 0.5)
+    active, quiet, out = False, 0, []
+    for i in range(warmup, len(lz)):
+        z = lz[i]
+        q = quiet
+        if quiet:
+            quiet -= 1
+        if not active:
+            if z >= rq and not q:
+                active, quiet = True, holdoff
+                out.append(i)
+        elif z < cq:
+            active = False
+    return out
+
+
+def table(files, base, jobs=1):
+    """[(config, [score pieces per file per profile])] over MODEL_GRID x DECIDE_GRID."""
+    models = [dict(base, **m) for m in _grid(MODEL_GRID)]
+    if jobs > 1:
+        from functools import partial
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            recs = pool.map(partial(model_record, files), models)
+    else:
+        recs = [model_record(files, m) for m in models]
+    rows = []
+    for m, rec in zip(models, recs, strict=True):
+        for dc in _grid(DECIDE_GRID):
+            cfg = dict(m, **dc)
+            cfg["clear"] = cfg["raise"] / 2
+            parts = {p: [] for p in ev.PROFILES}
+            for (_, ints, wins), lz in zip(files, rec, strict=True):
+                raised = decide(lz, cfg["warmup"], cfg["raise"], cfg["clear"], cfg["holdoff"])
+                for p in ev.PROFILES:
+                    parts[p].append(ev.score_rows(len(ints), raised, wins, p))
+            rows.append((cfg, parts))
+    return rows
+
+
+def cross_validate(files, rows):
+    """Leave-one-category-out: per profile, per fold the best config on the other folds, scored on the fold."""
+    cats = sorted({name.split("/")[0] for name, _, _ in files})
+    fold_of = [cats.index(name.split("/")[0]) for name, _, _ in files]
+    res = {}
+    for p in ev.PROFILES:
+        held, folds = [], {}
+        for f, cat in enumerate(cats):
+            train = [i for i in range(len(files)) if fold_of[i] != f]
+            test = [i for i in range(len(files)) if fold_of[i] == f]
+            j = max(range(len(rows)), key=lambda c: ev.normalised([rows[c][1][p][i] for i in train]))
+            pieces = [rows[j][1][p][i] for i in test]
+            held += pieces
+            folds[cat] = {"score": round(ev.normalised(pieces), 1) if any(x["windows"] for x in pieces) else None,
+                          "raw": round(sum(x["raw"] for x in pieces), 2), "tp": sum(x["tp"] for x in pieces),
+                          "fn": sum(x["fn"] for x in pieces), "fp": sum(x["fp"] for x in pieces),
+                          "config": {k: rows[j][0][k] for k in (*MODEL_GRID, *DECIDE_GRID)}}
+        res[p] = {"score": round(ev.normalised(held), 1), "tp": sum(x["tp"] for x in held),
+                  "fn": sum(x["fn"] for x in held), "fp": sum(x["fp"] for x in held), "folds": folds}
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Leave-one-category-out cross-validation on the NAB subset.")
+    ap.add_argument("--data", default=str(ev.DATA))
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    data = Path(args.data)
+    if not (data / "nab" / "windows.json").exists():
+        print(f"skipped: no data at {data} (the recordings live beside the project, not in it)")
+        return 0
+    files = tune_nab.load_files(data)
+    base = {k: v for k, v in detect.load_config().items() if k != "replay" and not k.startswith("_")}
+    rows = table(files, base, args.jobs)
+    res = cross_validate(files, rows)
+    insample = {p: round(max(ev.normalised(r[1][p]) for r in rows), 1) for p in ev.PROFILES}
+    if args.json:
+        print(json.dumps({"cv": res, "in_sample_best": insample}, indent=2))
+        return 0
+    print(f"{len(rows)} configs x {len(files)} files; leave-one-category-out")
+    for p, r in res.items():
+        print(f"{p}: cross-validated {r['score']} (TP {r['tp']}, missed {r['fn']}, FP {r['fp']}); "
+              f"in-sample best {insample[p]}")
+        for cat, f in r["folds"].items():
+            s = "  -  " if f["score"] is None else f"{f['score']:5.1f}"
+            print(f"  {cat:<22} {s}  raw {f['raw']:7.2f}  TP {f['tp']} missed {f['fn']} FP {f['fp']}  "
+                  f"{json.dumps(f['config'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
