@@ -6,9 +6,10 @@ any length stream through in constant memory.
 
 - ``detect_csv(path, column=None, config=None, out=sys.stdout)``: writes the CSV back with two more columns,
   ``alarm`` (1 on the row where the device would raise an alarm, else 0) and ``score`` (0..1: the anomaly
-  likelihood of ``core/surprise.py``, HTM's log score, which NAB's threshold sweep can take as it is). Returns a summary dict.
+  likelihood of ``core/surprise.py``, HTM's log score, which NAB's threshold sweep can take as it is).
+  Returns a summary dict.
 - ``feature_windows(path, window=1024, column=None, ...)``: yields one dict of features per window.
-- ``load_config(path=None)``: the detector config (JSON) validated and completed by the firmware's own validator
+- ``load_config(path=None)``: the detector config (JSON), validated and completed by the firmware's validator
   (the defaults live in ``firmware/core/detector.py``); ``fieldnode/data/detector.json`` holds the replay keys.
 
 Readings are integers on the device; a CSV holds floats. They are multiplied by ``scale`` and rounded: the
