@@ -2,15 +2,15 @@
 
     .venv/bin/python tools/evaluate_nab.py [--config detector.json] [--data ../shared/data] [--json]
 
-NAB (Numenta Anomaly Benchmark) scoring, standard profile, as its README and paper describe it: each labelled
-window scores its first detection as ``A_TP * sigma(y)`` with ``sigma(y) = 2 / (1 + exp(5 y)) - 1`` and
-``y = -(window_end - i) / window_length`` (-1 at the start of the window, 0 at its end); a window with no
-detection scores ``-A_FN``; a detection outside every window scores ``A_FP * sigma(y)`` with y its distance past
-the last window's end in window lengths (-A_FP when no window precedes it or y > 3); the first 15 % of each
-file is probation and not scored. Weights A_TP = 1, A_FP = 0.11, A_FN = 1. The normalised score is
-100 * (S - S_null) / (S_perfect - S_null), S_null the detector that never fires, S_perfect one that fires at the
-start of every window. A detection is a row where ``fieldnode detect`` sets ``alarm`` (the device's raise).
-NAB sets one threshold per detector over the corpus; our alarm is already binary.
+NAB (Numenta Anomaly Benchmark) scoring as NAB's own sweeper does it (``score_rows``; NAB's nab/sweeper.py):
+each labelled window scores its first detection ``tp * sigma(-(end - i + 1) / width) / sigma(-1)`` with
+``sigma(y) = 2 / (1 + exp(5 y)) - 1``; a window with no detection scores ``-fn``; a detection outside every
+window scores ``fp * sigma(|i - end| / (width - 1))`` with end and width those of the last window before it
+(-fp when none precedes it or it is 3 window lengths past); the first 15 % of each file, at most 750 rows, is
+probation and not scored. Profiles (``PROFILES``): standard (tp 1, fp 0.11, fn 1), reward_low_FP_rate
+(fp 0.22), reward_low_FN_rate (fn 2). The normalised score is 100 * (S - S_null) / (S_perfect - S_null), S_null
+the detector that never fires, S_perfect one that fires at the start of every window. A detection is a row
+where ``fieldnode detect`` sets ``alarm`` (the device's raise). tools/nab_cv.py cross-validates the choice.
 
 CWRU: the drive-end accelerometer at 48 kHz, normal bearing then 0.007" inner-race fault, low-pass filtered and
 decimated 4x to 12 kHz, scaled to int16 as a +-16 g accelerometer (2048 counts/g); windows of 512 samples ->

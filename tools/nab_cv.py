@@ -15,7 +15,38 @@ the same), values scaled as ``fieldnode detect`` scales them. The model part of 
 the decision part (raise, clear, hold-off), which depends only on the model's per-row likelihood, is swept over
 that record by ``decide``, a replica of the firmware's decision (tests/test_core_surprise.py holds them equal).
 
-The shipped default is scored as it is, in-sample, for reference (``--default``).
+The shipped default (core/detector.py DEFAULTS) is the in-sample best of this grid on all 24 series
+(raise 3.5, hold-off 100); its cross-validated score is the honest number, its in-sample one is not.
+
+Results (this grid, 8 configs; NAB-exact scoring, leave-one-category-out):
+
+    profile              cross-validated   in-sample best
+    standard                  56.6             62.7
+    reward_low_FP_rate        44.2             51.1
+    reward_low_FN_rate        70.0             70.0
+
+    standard, per test fold: artificialNoAnomaly (no window) 2 FP, raw -0.22; artificialWithAnomaly 27.6;
+    realAWSCloudwatch 55.3; realAdExchange 58.4; realKnownCause 60.1; realTraffic 90.3; realTweets 57.3.
+
+What was measured on the way (in-sample = best of the grid on all 24 files; CV = this procedure):
+
+- The old default (EWMA z-score, 2 of 3, hold-off 500, flat line), scored NAB's way on the 24 series: 49.0
+  standard (TP 26, missed 13, FP 94), though it was tuned on 12 of them; the likelihood layer is what made
+  the difference: a z-score threshold fixed across
+  series fires all the time on the noisy ones (Twitter, AWS CPU) and never on the quiet ones.
+- HTM-style likelihood of the short mean of the z-score (this detector): short mean over 8 readings and
+  hold-off 200: CV 53.8 / in-sample 58.6; over 16 readings, hold-off 100: CV 56.6 / 62.7 (kept).
+- A larger grid (level, spread, short and long time scales, 2 values each, x 16 decisions: 256 configs): CV fell
+  to 44.9 while in-sample rose to 59.0: the choice overfits the folds; the grid was cut back to the decision.
+- The long statistics as running means beyond the warm-up (instead of EWMAs once it ends): in-sample 49.5.
+- A histogram of the short mean's past values (27 half-octave bins) and its empirical tail instead of the
+  Gaussian one: CV 47.4 standard (fewer false positives, 43.9 low-FP, but more misses); the two combined
+  (the smaller of both likelihoods): CV 46.6-54.1. Not kept.
+- Saturating the raw surprise at 4 spreads instead of 16: in-sample 53.4 vs 58.6; a floor on the long
+  deviation: no gain. Not kept.
+- Not reached: the >= 58 cross-validated standard score. Daily-cycle anomalies (art_daily_flatmiddle,
+  art_daily_nojump) need a seasonal baseline, which this detector lacks; bursts of spikes on a spiky signal
+  (art_increase_spike_density, Twitter) cost most of the false positives.
 """
 
 import argparse
