@@ -134,3 +134,82 @@ print(' '.join(str(v) for v in d.to_bytes()))
     got = [[int(v) for v in ln.split()] for ln in lines[1:]]
     assert got == want and any(e & RAISED for e, _ in want[:-1])
     assert alloc == 0
+
+
+def _daily(seed, days, per=96, skip=None):
+    # a square daily cycle (high half the day) in noise; day ``skip`` stays low (a missing daily rise)
+    r = random.Random(seed)
+    return [int(r.gauss(1000 + (400 if (i % per) >= per // 2 and i // per != skip else 0), 10))
+            for i in range(days * per)]
+
+
+def test_the_seasonal_channel_finds_a_missing_daily_rise_that_the_surprise_alone_misses():
+    xs = _daily(11, 14, skip=10)
+    hits = {}
+    for per in (0, 96):
+        d = Surprise({"period": per})
+        hits[per] = [i for i, x in enumerate(xs) if d.update(x) & RAISED]
+    assert not [i for i in hits[0] if 10 * 96 + 48 <= i < 11 * 96]  # the level EWMA sees a flat day as calm
+    assert [i for i in hits[96] if 10 * 96 + 48 <= i < 10 * 96 + 60]  # the profile expects the rise: found at once
+    assert not [i for i in hits[96] if 600 <= i < 10 * 96 + 48]  # and the regular cycle raises nothing
+
+
+def test_seasonal_state_round_trip_fits_512_bytes_and_rejects_a_wrong_size():
+    xs = _daily(12, 6, per=288)
+    cfg = {"period": 288, "warmup": 100}
+    a = Surprise(cfg)
+    for x in xs[:1000]:
+        a.update(x)
+    blob = bytes(a.to_bytes())
+    assert len(blob) == a.size == 32 + 24 + 4 * 96 <= 512
+    b = Surprise(cfg)
+    b.from_bytes(blob)
+    assert [(a.update(x), a.score) for x in xs[1000:]] == [(b.update(x), b.score) for x in xs[1000:]]
+    with pytest.raises(ValueError, match="expected 440 bytes"):
+        b.from_bytes(blob[:32])
+    with pytest.raises(ValueError, match="'period' = 1"):
+        detector.validate({"period": 1})
+
+
+def test_daily_period_from_timestamps():
+    from fieldnode import detect
+
+    five = ["2014-04-01 00:%02d:00" % m for m in range(0, 60, 5)]
+    assert detect.daily_period(five) == 288
+    assert detect.daily_period(["2014-04-01 %02d:00:00" % h for h in range(10)]) == 24
+    assert detect.daily_period(["2014-04-01 00:00:00", "2014-04-01 00:00:07", "2014-04-01 00:00:14"]) == 0
+    assert detect.daily_period(["x", "y"]) == 0
+
+
+def test_seasonal_same_under_micropython_and_no_allocation(mpy, tmp_path):
+    xs = _daily(13, 6, per=96, skip=4) + [2**25, -(2**25), 0] + _daily(14, 1, per=96)
+    cfg = {"warmup": 100, "holdoff": 50, "period": 96, "bins": 48}
+    ref = Surprise(cfg)
+    want = [[ref.update(x), ref.score] for x in xs]
+    want.append(list(ref.to_bytes()))
+    (tmp_path / "xs.json").write_text(json.dumps(xs))
+    out = mpy(f"""
+import json, gc
+from core.detector import make
+from array import array
+xs = json.load(open({str(tmp_path / 'xs.json')!r}))
+d = make(json.loads({json.dumps(json.dumps(cfg))}))
+evs = array('i', [0] * len(xs))
+scs = array('i', [0] * len(xs))
+i = a0 = a1 = 0
+gc.collect(); gc.disable()
+a0 = gc.mem_alloc()
+for i in range(len(xs)):
+    evs[i] = d.update(xs[i])
+    scs[i] = d.score
+a1 = gc.mem_alloc()
+gc.enable()
+print(a1 - a0)
+for i in range(len(xs)):
+    print(evs[i], scs[i])
+print(' '.join(str(v) for v in d.to_bytes()))
+""").check()
+    lines = out.splitlines()
+    got = [[int(v) for v in ln.split()] for ln in lines[1:]]
+    assert got == want and any(e & RAISED for e, _ in want[:-1])
+    assert int(lines[0]) == 0

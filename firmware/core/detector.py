@@ -16,7 +16,10 @@ implementation:
   triggers, k-of-n debounce; the keys it knew before.
 
 Both keep STATE_SIZE (32) bytes of state that the wake cycle stores in RTC memory (rtcstate.py): kept across deep
-sleep and resets, lost with power, after which the detector learns again from a fresh warm-up.
+sleep and resets, lost with power, after which the detector learns again from a fresh warm-up. The surprise
+detector's seasonal channel (``"period"`` > 0: readings per day; ``fieldnode detect`` takes it from the CSV's
+timestamps) adds a 96-bin daily profile: 440 bytes in all, more than rtcstate's 32-byte slot holds, so a node
+runs it only once that slot grows (RTC memory has 2048 bytes); the node default is period 0.
 """
 
 from micropython import const

@@ -12,6 +12,9 @@ any length stream through in constant memory.
 - ``load_config(path=None)``: the detector config (JSON), validated and completed by the firmware's validator
   (the defaults live in ``firmware/core/detector.py``); ``fieldnode/data/detector.json`` holds the replay keys.
 
+The seasonal channel's period (``replay.period``): ``"auto"`` (the default) is a day in readings, 86400 / the most
+common step of the first chunk's ``timestamp`` column (``daily_period``), 0 when that is not a whole number.
+
 Readings are integers on the device; a CSV holds floats. They are multiplied by ``scale`` and rounded: the
 config's ``replay.scale`` (a number, or ``"auto"``: a power of ten that brings the first rows' largest magnitude
 near 10**5, an int16 range for features) decides.
@@ -29,6 +32,7 @@ from pathlib import Path
 from . import fwbridge
 from .errors import ConfigError, FieldnodeError, UsageError
 from .paths import FIRMWARE, micropython_cmd
+from .seasonal import daily_period
 
 CHUNK = 4096
 MISSING = -(2**31)  # a blank cell: passed through, never fed to the detector
@@ -109,8 +113,13 @@ def load_config(path=None) -> dict:
     scale = cfg.get("replay", {}).get("scale", "auto")
     if scale != "auto" and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0):
         raise ConfigError(f"{where}: replay.scale = {scale!r}", 'give a positive number or "auto"')
+    # the seasonal channel's cycle: "auto" takes a day from the CSV's timestamps unless the file gives a period
+    period = cfg.get("replay", {}).get("period", cfg.get("period", "auto"))
+    if period != "auto" and (isinstance(period, bool) or not isinstance(period, int) or period < 0):
+        raise ConfigError(f"{where}: replay.period = {period!r}",
+                          'give "auto" (a day, from the timestamps) or the readings per cycle (0: none)')
     # complete: the firmware's defaults (core/detector.py, their one home) under the file's keys
-    return {**full, "replay": {"scale": scale}}
+    return {**full, "replay": {"scale": scale, "period": period}}
 
 
 class _Mpy:
@@ -272,7 +281,9 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
     out = out or sys.stdout
     fh, reader, header, ci, column = _open_csv(path, column)
     scale = cfg.get("replay", {}).get("scale", "auto")
-    mp = DetectorRun(cfg)
+    period = cfg.get("replay", {}).get("period", "auto")
+    ti = next((i for i, h in enumerate(header) if h.lower() in ("timestamp", "time", "t")), None)
+    mp = None
     q = 256 if cfg.get("method") == "baseline" else 65535  # the score's fixed-point unit: Q8 or Q16 of 0..1
     w = csv.writer(out, lineterminator="\n")
     w.writerow(header + ["alarm", "score"])
@@ -296,6 +307,11 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 break
             if scale == "auto":
                 scale = _auto_scale(vals)
+            if mp is None:  # the first chunk's timestamps give the seasonal period (a day in readings)
+                if period == "auto":
+                    period = daily_period(r[ti] for r in chunk) if ti is not None else 0
+                run = cfg if cfg.get("method") == "baseline" else dict(cfg, period=period)
+                mp = DetectorRun(run)
             res = mp.feed([None if v is None else round(v * scale) for v in vals])
             for row, r in zip(chunk, res, strict=True):
                 if r is None:
@@ -310,8 +326,10 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 progress(rows)
     finally:
         fh.close()
-        mp.close()
-    return {"rows": rows, "alarms": alarms, "scale": 1.0 if scale == "auto" else scale, "column": column}
+        if mp is not None:
+            mp.close()
+    return {"rows": rows, "alarms": alarms, "scale": 1.0 if scale == "auto" else scale, "column": column,
+            "period": 0 if period == "auto" else period}
 
 
 def _read_series(path, column):
