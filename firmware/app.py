@@ -155,7 +155,7 @@ class App:
         st = self.st
         flags = 0
         if r.vibration:
-            d = D.Detector(cfg["detector"])
+            d = D.make(cfg["detector"])
             if not st.fresh:
                 try:
                     d.from_bytes(st.detector)

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 from conftest import ROOT
-from core.detector import ACTIVE, CLEARED, FLAT, RAISED, REL, STATE_SIZE, WARMUP, Detector, validate
+from core.baseline import ACTIVE, CLEARED, FLAT, RAISED, REL, STATE_SIZE, WARMUP, validate
+from core.baseline import Baseline as Detector
 from core.usage import UsageMeter
 
 
@@ -107,7 +108,7 @@ def test_detector_same_under_micropython_and_no_allocation(mpy, tmp_path):
     (tmp_path / "xs.json").write_text(json.dumps(xs))
     out = mpy(f"""
 import json, gc
-from core.detector import Detector
+from core.baseline import Baseline as Detector
 xs = json.load(open({str(tmp_path / 'xs.json')!r}))
 d = Detector(json.loads({json.dumps(json.dumps(cfg))}))
 evs = [0] * len(xs)
@@ -153,7 +154,7 @@ def test_cli_detect_marks_the_step_and_keeps_every_row(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("\n".join(rows) + "\n")
     cfg = tmp_path / "d.json"
-    cfg.write_text(json.dumps({"warmup": 50, "raise": 6, "clear": 2, "k": 2, "n": 3}))
+    cfg.write_text(json.dumps({"method": "baseline", "warmup": 50, "raise": 6, "clear": 2, "k": 2, "n": 3}))
     p = _cli("detect", str(src), "--column", "temp", "--config", str(cfg), "-o", str(tmp_path / "out.csv"))
     assert p.returncode == 0, p.stderr
     out = (tmp_path / "out.csv").read_text().splitlines()
@@ -189,3 +190,20 @@ def test_cli_features_windows_csv_and_json(tmp_path):
     assert len(rows) == 10 and rows[0]["min"] == -5 and rows[0]["max"] == 4 and rows[0]["mean_q8"] == -128
     p = _cli("features", str(src), "--window", "5000")
     assert p.returncode == 2 and "1 to 4096" in p.stderr
+
+
+@pytest.mark.parametrize("text, says", [
+    ("2024-01-01 00:00:00,1.5\n2024-01-01 00:05:00,1.6\n", "not a header"),  # no header: data taken for names
+    ("timestamp,value\n1,2\n2,3,4\n3,4\n", "in.csv:3: 3 fields where the header has 2"),  # a row too long
+    ("timestamp,value,other\n1,2,3\n2,3\n", "in.csv:3: 2 fields where the header has 3"),  # a row too short
+])
+def test_cli_detect_refuses_a_csv_without_header_or_with_ragged_rows_and_writes_nothing(tmp_path, text, says):
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    out = tmp_path / "out.csv"
+    p = _cli("detect", str(src), "-o", str(out))
+    assert p.returncode == 2 and says in p.stderr and p.stderr.strip().count("\n") == 0
+    assert not out.exists() and [f.name for f in tmp_path.iterdir()] == ["in.csv"]  # no temporary file left
+    out.write_text("previous result\n")
+    p = _cli("detect", str(src), "-o", str(out))
+    assert p.returncode == 2 and out.read_text() == "previous result\n"  # a bad run leaves -o as it was

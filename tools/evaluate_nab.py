@@ -2,15 +2,15 @@
 
     .venv/bin/python tools/evaluate_nab.py [--config detector.json] [--data ../shared/data] [--json]
 
-NAB (Numenta Anomaly Benchmark) scoring, standard profile, as its README and paper describe it: each labelled
-window scores its first detection as ``A_TP * sigma(y)`` with ``sigma(y) = 2 / (1 + exp(5 y)) - 1`` and
-``y = -(window_end - i) / window_length`` (-1 at the start of the window, 0 at its end); a window with no
-detection scores ``-A_FN``; a detection outside every window scores ``A_FP * sigma(y)`` with y its distance past
-the last window's end in window lengths (-A_FP when no window precedes it or y > 3); the first 15 % of each
-file is probation and not scored. Weights A_TP = 1, A_FP = 0.11, A_FN = 1. The normalised score is
-100 * (S - S_null) / (S_perfect - S_null), S_null the detector that never fires, S_perfect one that fires at the
-start of every window. A detection is a row where ``fieldnode detect`` sets ``alarm`` (the device's raise).
-NAB sets one threshold per detector over the corpus; our alarm is already binary.
+NAB (Numenta Anomaly Benchmark) scoring as NAB's own sweeper does it (``score_rows``; NAB's nab/sweeper.py):
+each labelled window scores its first detection ``tp * sigma(-(end - i + 1) / width) / sigma(-1)`` with
+``sigma(y) = 2 / (1 + exp(5 y)) - 1``; a window with no detection scores ``-fn``; a detection outside every
+window scores ``fp * sigma(|i - end| / (width - 1))`` with end and width those of the last window before it
+(-fp when none precedes it or it is 3 window lengths past); the first 15 % of each file, at most 750 rows, is
+probation and not scored. Profiles (``PROFILES``): standard (tp 1, fp 0.11, fn 1), reward_low_FP_rate
+(fp 0.22), reward_low_FN_rate (fn 2). The normalised score is 100 * (S - S_null) / (S_perfect - S_null), S_null
+the detector that never fires, S_perfect one that fires at the start of every window. A detection is a row
+where ``fieldnode detect`` sets ``alarm`` (the device's raise). tools/nab_cv.py cross-validates the choice.
 
 CWRU: the drive-end accelerometer at 48 kHz, normal bearing then 0.007" inner-race fault, low-pass filtered and
 decimated 4x to 12 kHz, scaled to int16 as a +-16 g accelerometer (2048 counts/g); windows of 512 samples ->
@@ -35,14 +35,27 @@ sys.path.insert(0, str(ROOT / "host"))
 from fieldnode import detect  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
+# NAB's three application profiles (config/profiles.json of NAB): the weight of a true positive, of a false
+# positive and of a missed window
+PROFILES = {
+    "standard": {"tp": 1.0, "fp": 0.11, "fn": 1.0},
+    "reward_low_FP_rate": {"tp": 1.0, "fp": 0.22, "fn": 1.0},
+    "reward_low_FN_rate": {"tp": 1.0, "fp": 0.11, "fn": 2.0},
+}
 A_TP, A_FP, A_FN = 1.0, 0.11, 1.0
 PROBATION = 0.15
 
 
 def sigma(y):
-    if y > 3.0:
+    """NAB's scaled sigmoid: 2 / (1 + exp(5 y)) - 1, and -1 from 3 window lengths past a window on."""
+    if y >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+def probation(n):
+    """Rows at the start of a file that NAB does not score: 15 %, at most 750 (15 % of 5000)."""
+    return min(math.floor(PROBATION * n), PROBATION * 5000)
 
 
 def _ts(s):
@@ -60,44 +73,49 @@ def window_rows(times, windows):
     return wins
 
 
-def score_file(times, alarms, windows):
+def score_file(times, alarms, windows, profile="standard"):
     """NAB score pieces for one file: raw score, perfect, null, TP, FN, FP, delays (fraction of window)."""
-    return score_rows(len(times), [i for i, a in enumerate(alarms) if a], window_rows(times, windows))
+    return score_rows(len(times), [i for i, a in enumerate(alarms) if a], window_rows(times, windows), profile)
 
 
-def score_rows(n, raised, wins):
-    """score_file on row numbers: n rows, the rows that raised an alarm (ascending), windows from window_rows."""
-    start = int(math.floor(PROBATION * n))
+def score_rows(n, raised, wins, profile="standard"):
+    """score_file on row numbers: n rows, the rows that raised an alarm (ascending), windows from window_rows.
+
+    As NAB's sweeper scores a threshold: a window scores its best (= first) detection,
+    tp * sigma(-(end - i + 1) / width) / sigma(-1), or -fn when it has none; every detection outside a window
+    costs fp * sigma(|i - end| / (width - 1)) with end and width those of the last window before it, or -fp when
+    no window precedes it. Rows in probation are not scored, nor is a window lying wholly in it.
+    """
+    w = PROFILES[profile]
+    start = probation(n)
+    max_tp = sigma(-1.0)
+    best = {}
     raw = 0.0
-    tp = fp = 0
+    fp = 0
     delays = []
-    hit = [False] * len(wins)
+    k = 0  # windows[k] is the first window that does not end before i
     for i in raised:
         if i < start:
             continue
-        inside = next((k for k, (a, b) in enumerate(wins) if a <= i <= b), None)
-        if inside is not None:
-            if not hit[inside]:
-                a, b = wins[inside]
-                length = b - a + 1
-                raw += A_TP * sigma(-(b - i) / length)
-                hit[inside] = True
-                tp += 1
-                delays.append((i - a) / length)
+        while k < len(wins) and wins[k][1] < i:
+            k += 1
+        if k < len(wins) and wins[k][0] <= i:
+            a, b = wins[k]
+            if k not in best:
+                best[k] = w["tp"] * sigma(-(b - i + 1) / (b - a + 1)) / max_tp
+                delays.append((i - a) / (b - a + 1))
             continue
-        prev = [w for w in wins if w[1] < i]
-        if prev:
-            a, b = prev[-1]
-            raw += A_FP * sigma((i - b) / (b - a + 1))
+        if k > 0:
+            a, b = wins[k - 1]
+            raw += w["fp"] * sigma(abs(i - b) / max(b - a, 1))
         else:
-            raw -= A_FP
+            raw -= w["fp"]
         fp += 1
-    fn = hit.count(False)
-    raw -= A_FN * fn
-    perfect = sum(A_TP * sigma(-1.0 + 1.0 / (b - a + 1)) for a, b in wins)
-    null = -A_FN * len(wins)
-    return {"raw": raw, "perfect": perfect, "null": null, "tp": tp, "fn": fn, "fp": fp, "delays": delays,
-            "windows": len(wins)}
+    scored = [j for j, (a, b) in enumerate(wins) if b >= start]
+    fn = sum(1 for j in scored if j not in best)
+    raw += sum(best.values()) - w["fn"] * fn
+    return {"raw": raw, "perfect": w["tp"] * len(scored), "null": -w["fn"] * len(scored), "tp": len(best),
+            "fn": fn, "fp": fp, "delays": delays, "windows": len(scored)}
 
 
 def normalised(parts):

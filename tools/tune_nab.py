@@ -74,7 +74,8 @@ def load_files(data):
 def run_config(files, cfg):
     """NAB score pieces of one config on each file (list in file order)."""
     detect._firmware_import()
-    from core.detector import RAISED, Detector
+    from core.baseline import RAISED
+    from core.baseline import Baseline as Detector
 
     det = {k: v for k, v in cfg.items() if k != "replay" and not k.startswith("_")}
     parts = []

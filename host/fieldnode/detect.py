@@ -5,11 +5,15 @@ the device (``firmware/core``) runs on the MicroPython unix port, fed in binary 
 any length stream through in constant memory.
 
 - ``detect_csv(path, column=None, config=None, out=sys.stdout)``: writes the CSV back with two more columns,
-  ``alarm`` (1 on the row where the device would raise an alarm, else 0) and ``score`` (0..1; 0.5 at the raise
-  threshold). Returns a summary dict.
+  ``alarm`` (1 on the row where the device would raise an alarm, else 0) and ``score`` (0..1: the anomaly
+  likelihood of ``core/surprise.py``, HTM's log score, which NAB's threshold sweep can take as it is).
+  Returns a summary dict.
 - ``feature_windows(path, window=1024, column=None, ...)``: yields one dict of features per window.
-- ``load_config(path=None)``: the detector config (JSON) validated by the firmware's own validator; the default
-  ships in ``fieldnode/data/detector.json``.
+- ``load_config(path=None)``: the detector config (JSON), validated and completed by the firmware's validator
+  (the defaults live in ``firmware/core/detector.py``); ``fieldnode/data/detector.json`` holds the replay keys.
+
+The seasonal channel's period (``replay.period``): ``"auto"`` (the default) is a day in readings, 86400 / the most
+common step of the first chunk's ``timestamp`` column (``daily_period``), 0 when that is not a whole number.
 
 Readings are integers on the device; a CSV holds floats. They are multiplied by ``scale`` and rounded: the
 config's ``replay.scale`` (a number, or ``"auto"``: a power of ten that brings the first rows' largest magnitude
@@ -28,6 +32,7 @@ from pathlib import Path
 from . import fwbridge
 from .errors import ConfigError, FieldnodeError, UsageError
 from .paths import FIRMWARE, micropython_cmd
+from .seasonal import daily_period
 
 CHUNK = 4096
 MISSING = -(2**31)  # a blank cell: passed through, never fed to the detector
@@ -35,8 +40,8 @@ MISSING = -(2**31)  # a blank cell: passed through, never fed to the detector
 _DETECT_DRIVER = """
 import sys, json, struct
 from array import array
-from core.detector import Detector, RAISED
-d = Detector(json.loads(%r))
+from core.detector import make, RAISED
+d = make(json.loads(%r))
 inp = sys.stdin.buffer
 outp = sys.stdout.buffer
 while True:
@@ -45,16 +50,17 @@ while True:
         break
     n = struct.unpack('<I', h)[0]
     a = array('i', inp.read(4 * n))
-    o = bytearray(2 * n)
+    o = bytearray(3 * n)
     for i in range(n):
         x = a[i]
         if x == %d:
-            o[2 * i] = 255
+            o[3 * i] = 255
             continue
         ev = d.update(x)
-        o[2 * i] = ev & 0xFF
+        o[3 * i] = ev & 0xFF
         s = d.score
-        o[2 * i + 1] = s if s < 255 else 255
+        o[3 * i + 1] = s & 0xFF
+        o[3 * i + 2] = s >> 8
     outp.write(o)
     outp.flush()
 """
@@ -101,13 +107,19 @@ def load_config(path=None) -> dict:
     from core.detector import validate
 
     try:
-        validate(cfg)
+        full = validate(cfg)
     except ValueError as e:
         raise ConfigError(f"{where}: {e}")
     scale = cfg.get("replay", {}).get("scale", "auto")
     if scale != "auto" and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0):
         raise ConfigError(f"{where}: replay.scale = {scale!r}", 'give a positive number or "auto"')
-    return cfg
+    # the seasonal channel's cycle: "auto" takes a day from the CSV's timestamps unless the file gives a period
+    period = cfg.get("replay", {}).get("period", cfg.get("period", "auto"))
+    if period != "auto" and (isinstance(period, bool) or not isinstance(period, int) or period < 0):
+        raise ConfigError(f"{where}: replay.period = {period!r}",
+                          'give "auto" (a day, from the timestamps) or the readings per cycle (0: none)')
+    # complete: the firmware's defaults (core/detector.py, their one home) under the file's keys
+    return {**full, "replay": {"scale": scale, "period": period}}
 
 
 class _Mpy:
@@ -159,7 +171,9 @@ class _Run:
 
 
 class DetectorRun(_Run):
-    """The firmware detector in a MicroPython process: ``feed(ints)`` -> [(flags, score_q8) or None per value].
+    """The firmware detector in a MicroPython process: ``feed(ints)`` -> [(flags, score) or None per value].
+
+    score: 0..65535 (Q16 of 0..1) for the surprise detector; the baseline detector's Q8 score (0..256).
 
     ``cfg``: a validated config dict (its host-only keys are dropped). None in ``ints`` is a missing reading.
     Use as a context manager, or call ``close()``.
@@ -171,8 +185,9 @@ class DetectorRun(_Run):
 
     def feed(self, ints):
         ints = [MISSING if v is None else max(-0xFFFFFF, min(0xFFFFFF, int(v))) for v in ints]
-        reply = self._mp.ask(struct.pack(f"<I{len(ints)}i", len(ints), *ints), 2 * len(ints))
-        return [None if reply[2 * i] == 255 else (reply[2 * i], reply[2 * i + 1]) for i in range(len(ints))]
+        reply = self._mp.ask(struct.pack(f"<I{len(ints)}i", len(ints), *ints), 3 * len(ints))
+        return [None if reply[3 * i] == 255 else (reply[3 * i], reply[3 * i + 1] | reply[3 * i + 2] << 8)
+                for i in range(len(ints))]
 
 
 class FeatureRun(_Run):
@@ -210,6 +225,12 @@ def _open_csv(path, column):
         fh.close()
         raise UsageError(f"{path} is empty", "give a CSV file with a header row (timestamp,value,...)")
     header = [h.strip() for h in header]
+    bad = next((h for h in header if h == "" or _is_number(h)), None)
+    if bad is not None:
+        fh.close()
+        what = "an empty name" if bad == "" else f"{bad!r}, a number"
+        raise UsageError(f"{path}: the first row is not a header (it holds {what})",
+                         "add a header row that names every column (timestamp,value,...)")
     if column is None:
         cands = [h for h in header if h.lower() not in ("timestamp", "time", "t")]
         if not cands:
@@ -221,6 +242,14 @@ def _open_csv(path, column):
         raise UsageError(f"{path} has no column '{column}' (header: {','.join(header)})",
                          "pick one with --column NAME")
     return fh, reader, header, header.index(column), column
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(cell, path, line, column):
@@ -252,7 +281,10 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
     out = out or sys.stdout
     fh, reader, header, ci, column = _open_csv(path, column)
     scale = cfg.get("replay", {}).get("scale", "auto")
-    mp = DetectorRun(cfg)
+    period = cfg.get("replay", {}).get("period", "auto")
+    ti = next((i for i, h in enumerate(header) if h.lower() in ("timestamp", "time", "t")), None)
+    mp = None
+    q = 256 if cfg.get("method") == "baseline" else 65535  # the score's fixed-point unit: Q8 or Q16 of 0..1
     w = csv.writer(out, lineterminator="\n")
     w.writerow(header + ["alarm", "score"])
     rows = alarms = 0
@@ -264,8 +296,9 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 line += 1
                 if not row:
                     continue
-                if len(row) <= ci:
-                    raise UsageError(f"{path}:{line}: {len(row)} fields, no '{column}'", "fix the row")
+                if len(row) != len(header):
+                    raise UsageError(f"{path}:{line}: {len(row)} fields where the header has {len(header)}",
+                                     "give every row one field per header column (blank cells are allowed)")
                 chunk.append(row)
                 vals.append(_number(row[ci], path, line, column))
                 if len(chunk) >= CHUNK:
@@ -274,6 +307,11 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 break
             if scale == "auto":
                 scale = _auto_scale(vals)
+            if mp is None:  # the first chunk's timestamps give the seasonal period (a day in readings)
+                if period == "auto":
+                    period = daily_period(r[ti] for r in chunk) if ti is not None else 0
+                run = cfg if cfg.get("method") == "baseline" else dict(cfg, period=period)
+                mp = DetectorRun(run)
             res = mp.feed([None if v is None else round(v * scale) for v in vals])
             for row, r in zip(chunk, res, strict=True):
                 if r is None:
@@ -282,14 +320,16 @@ def detect_csv(path, column=None, config=None, out=None, progress=None) -> dict:
                 fl, sc = r
                 a = 1 if fl & 1 else 0
                 alarms += a
-                w.writerow(row + [str(a), f"{min(sc, 256) / 256:.3f}"])
+                w.writerow(row + [str(a), f"{sc / q:.4f}"])
             rows += len(chunk)
             if progress:
                 progress(rows)
     finally:
         fh.close()
-        mp.close()
-    return {"rows": rows, "alarms": alarms, "scale": 1.0 if scale == "auto" else scale, "column": column}
+        if mp is not None:
+            mp.close()
+    return {"rows": rows, "alarms": alarms, "scale": 1.0 if scale == "auto" else scale, "column": column,
+            "period": 0 if period == "auto" else period}
 
 
 def _read_series(path, column):

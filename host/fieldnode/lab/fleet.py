@@ -40,9 +40,8 @@ DEFAULT_CONFIG = {
              # paging after the reply, and every second the modem stays reachable costs ~12 mA.
              "psm": {"tau_s": 21600, "active_s": 2}},
     "policy": {},
-    # Vibration RMS baseline: an hour of warm-up at 10-minute readings, raise at 4 spreads 2 of 3 times,
-    # clear below 2 spreads; min_spread keeps a very steady machine from alarming on a few milli-g.
-    "detector": {"warmup": 12, "raise": 4.0, "clear": 2.0, "k": 2, "n": 3, "min_spread": 3},
+    # the detector's defaults, from their one home (firmware/core/detector.py DEFAULTS), as every node has them
+    "detector": {},
     "vibration": {"samples": 512, "every": 1, "bands_hz": [162.2]},
     # An absolute limit besides the baseline: the baseline adapts to a machine that stays bad, the limit does not.
     # 200 mg RMS is a starting point for a small motor; set it per machine (config or downlink set_threshold 0).
