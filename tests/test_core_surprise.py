@@ -77,7 +77,8 @@ def test_one_place_for_defaults_and_clear_config_errors():
 
 
 def test_the_host_replay_and_the_fleet_take_the_firmware_defaults():
-    from fieldnode import detect, fleet
+    from fieldnode import detect
+    from fieldnode.lab import fleet
 
     cfg = detect.load_config()
     assert {k: v for k, v in cfg.items() if k != "replay"} == detector.DEFAULTS

@@ -2,7 +2,6 @@
 ``sim run`` took ``7d``)."""
 
 import pytest
-
 from fieldnode import units
 from fieldnode.cli import build_parser
 

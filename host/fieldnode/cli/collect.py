@@ -6,8 +6,8 @@ import logging
 import sys
 import time
 
-from ..errors import NetworkError, UsageError
 from .. import units
+from ..errors import NetworkError, UsageError
 from ..paths import home
 from ..units import duration_arg
 

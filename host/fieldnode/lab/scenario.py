@@ -23,7 +23,6 @@ run --scenario fleet-outage``) reads the built-in one of that name when there is
 """
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
