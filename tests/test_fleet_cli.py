@@ -32,7 +32,7 @@ def test_builtin_scenarios_load_by_name(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text,where", [
     ('{"board": "esp8266"}', "'board'"),
-    ('{"duration": "7 days"}', "'duration'"),
+    ('{"duration": "7 fortnights"}', "'duration'"),
     ('{"faults": [{"kind": "meteor"}]}', "faults[0].kind"),
     ('{"faults": [{"kind": "outage", "from": "2d", "to": "1d"}]}', "faults[0]"),
     ('{"devices": 0}', "'devices'"),

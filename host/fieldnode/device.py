@@ -38,23 +38,6 @@ class Device:
         release(self.t, resume=True)
 
 
-def release(t, resume: bool = True) -> None:
-    """Leave the raw REPL and close the port. With ``resume`` the board soft-reboots from the friendly REPL
-    (Ctrl-B, then Ctrl-D: pyexec's soft reset runs boot.py and main.py again), so a node that a verb interrupted
-    goes back to its wake cycle instead of waiting at the REPL for a technician who has already left."""
-    try:
-        if t.in_raw_repl:
-            t.exit_raw_repl()
-        if resume:
-            t.serial.write(b"\x04")
-            t.serial.flush()
-    except (OSError, serial.SerialException, TransportError):
-        pass
-    try:
-        t.close()
-    except (OSError, serial.SerialException):
-        pass
-
     def exec(self, code: str, timeout: int = 30) -> str:
         """Run ``code``; return what it printed. A Python error on the board raises DeviceError with its last line."""
         try:
@@ -169,3 +152,21 @@ def connect(port: str, soft_reset: bool = False, timeout: int = 10) -> Device:
         raise DeviceError(f"{port}: not a MicroPython board (no raw REPL answer)",
                           "flash MicroPython first: fieldnode flash --board NAME --port PORT")
     return Device(t, port)
+
+
+def release(t, resume: bool = True) -> None:
+    """Leave the raw REPL and close the port. With ``resume`` the board soft-reboots from the friendly REPL
+    (Ctrl-B, then Ctrl-D: pyexec's soft reset runs boot.py and main.py again), so a node that a verb interrupted
+    goes back to its wake cycle instead of waiting at the REPL for a technician who has already left."""
+    try:
+        if t.in_raw_repl:
+            t.exit_raw_repl()
+        if resume:
+            t.serial.write(b"\x04")
+            t.serial.flush()
+    except (OSError, serial.SerialException, TransportError):
+        pass
+    try:
+        t.close()
+    except (OSError, serial.SerialException):
+        pass
