@@ -169,3 +169,32 @@ def _device_files(b) -> list:
     """Every file on the board, recursively, as paths without the leading /."""
     b.exec(_WALK)
     return b.eval("_walk('')")
+
+
+def test_deploy_refuses_a_board_file_the_device_does_not_run(pty_board):
+    port, root = pty_board
+    with connect(port) as dev:
+        deploy(dev, "m5stack-core2")
+        with pytest.raises(ConfigError) as e:
+            deploy(dev, "lowpower-ref")
+        assert "runs the board file m5stack-core2, not lowpower-ref" in str(e.value)
+        assert "--board m5stack-core2" in e.value.hint
+        assert json.loads((root / "board.json").read_text())["name"] == "m5stack-core2"  # nothing was sent
+        res = deploy(dev, "lowpower-ref", change_board=True)
+    assert "board.json" in res.uploaded
+    assert json.loads((root / "board.json").read_text())["name"] == "lowpower-ref"
+
+
+def test_deploy_refuses_a_board_file_for_another_chip():
+    from fieldnode.deploy import check_board
+
+    class RealS3:  # what a LILYGO T-SIM7080G-S3 running MicroPython answers
+        port = "/dev/ttyACM0"
+
+        def value(self, code):
+            return None, "LILYGO T-SIM7080G-S3 with ESP32S3"
+
+    with pytest.raises(ConfigError) as e:
+        check_board(RealS3(), "m5stack-core2")
+    assert "is an ESP32S3" in str(e.value) and "for an ESP32" in str(e.value)
+    check_board(RealS3(), "lilygo-t-sim7080g-s3")  # its own board file passes

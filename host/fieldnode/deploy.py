@@ -124,10 +124,44 @@ def sync(dev: Device, files: dict, progress=None) -> tuple[list, int]:
     return uploaded, sent
 
 
+# The chip MicroPython was built for: sys.implementation._machine is "<board name> with <MCU name>" on the ESP32
+# ports (ports/esp32/mpconfigport.h: MICROPY_HW_BOARD_NAME " with " MICROPY_HW_MCU_NAME; the MCU names are
+# CONFIG_IDF_TARGET's in upper case: ESP32, ESP32S3, ESP32C3).
+_BOARD_ON_DEVICE = """
+import sys, json
+try:
+    with open('board.json') as f:
+        n = json.load(f).get('name')
+except (OSError, ValueError, AttributeError):
+    n = None
+print(repr((n, getattr(sys.implementation, '_machine', ''))))
+"""
+
+
+def check_board(dev: Device, board_name: str, change_board: bool = False) -> None:
+    """Refuse a board file that is not the one the device runs: the board file it was deployed with (its
+    /board.json) unless ``change_board``, and always a board file for another chip than the one MicroPython runs
+    on. A wrong board file gives the firmware the wrong pins, buses and modem: it would fail in the field, not here."""
+    from . import boards
+
+    want = boards.load(board_name)
+    current, machine = dev.value(_BOARD_ON_DEVICE)
+    mcu = machine.rsplit(" with ", 1)[1].strip().lower() if " with " in machine else None
+    if mcu and mcu.startswith("esp32") and mcu != want.chip:
+        raise ConfigError(f"{dev.port} is an {mcu.upper()} ({machine}) but the board file {board_name} is for an "
+                          f"{want.chip.upper()}", "pick the board file of this board (see: fieldnode boards)")
+    if current and current != want.name and not change_board:
+        raise ConfigError(f"{dev.port} runs the board file {current}, not {board_name}",
+                          f"deploy with --board {current}, or add --change-board if this board really is a "
+                          f"{board_name} (its provisioned files are kept)")
+
+
 def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_config: bool = False,
-           progress=None) -> DeployResult:
-    """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done."""
+           progress=None, change_board: bool = False) -> DeployResult:
+    """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done.
+    ``change_board`` allows a board file other than the one the device was deployed with (``check_board``)."""
     t0 = time.monotonic()
+    check_board(dev, board_name, change_board)
     bundle = build.build(board_name, arch=device_arch(dev, board_name))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}

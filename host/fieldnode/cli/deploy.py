@@ -20,6 +20,8 @@ def register(sub):
     p.add_argument("--port", required=True, help="serial port, pty path, rfc2217:// or socket:// URL")
     p.add_argument("--config", help="a config JSON to write to the device when it has none")
     p.add_argument("--overwrite-config", action="store_true", help="replace the device's config with --config")
+    p.add_argument("--change-board", action="store_true",
+                   help="allow a board file other than the one the device was deployed with (it refuses otherwise)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -41,7 +43,8 @@ def run(args):
             print(f"\r  [{'#' * (pct // 5):<20}] {pct:3d}% {path:<40}", end="", file=sys.stderr, flush=True)
 
     with connect(args.port) as dev:
-        res = deploy(dev, args.board, config=config, overwrite_config=args.overwrite_config, progress=progress)
+        res = deploy(dev, args.board, config=config, overwrite_config=args.overwrite_config, progress=progress,
+                     change_board=args.change_board)
     if res.uploaded and not args.json:
         print(file=sys.stderr)
     if args.json:
