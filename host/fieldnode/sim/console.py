@@ -28,6 +28,7 @@ import termios
 import threading
 import tty
 
+from .resets import Cycle
 from .serialport import PtyPort, Rfc2217Server
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -153,22 +154,21 @@ class Console:
     def _boot(self, mode: str, soft: bool, banner: bool = True):
         b = self.board
         if banner and not soft:
-            self._emit(rom_boot_line(b.board.chip, b.reset_cause))
+            self._emit(rom_boot_line(b.board.chip, b.resets.reset_cause))
         with self._lock:
             self._gate = False
             self._up.clear()
             self._raw_phase = "boot" if mode == "raw" else None
             self._swallow = bytearray()
             self.state = "booting"
-        # A board whose ``run_main`` is False (fieldnode.bench holding it at the REPL for a test) boots as a raw-REPL
+        # A board made with ``run_main=False`` (fieldnode.bench holding it at the REPL for a test) boots as a raw-REPL
         # soft reboot does, without main.py: as if a client's Ctrl-C stopped main.py at once. Otherwise a main.py that
         # deep-sleeps would wake and sleep again for ever on virtual time, with no moment awake to connect in.
-        b.begin_boot(mode if getattr(b, "run_main", True) else "raw", soft=soft)
+        b.begin_boot(mode if b.run_main else "raw", soft=soft)
         self._set_terminal()
-        with b._lock:
-            b.proc = subprocess.Popen(b.command(True), stdin=self._s, stdout=self._s, stderr=self._s,
-                                      env=b.environ(), cwd=b.flash_dir, start_new_session=True,
-                                      preexec_fn=_take_terminal)
+        b.launch(lambda cmd, env: subprocess.Popen(cmd, stdin=self._s, stdout=self._s, stderr=self._s, env=env,
+                                                   cwd=b.flash_dir, start_new_session=True,
+                                                   preexec_fn=_take_terminal), interactive=True)
 
     def _set_terminal(self):
         # Raw, but with ISIG: Ctrl-C as SIGINT, the unix port's KeyboardInterrupt while code runs. Set again before
@@ -207,9 +207,7 @@ class Console:
             return self._boot(self.repl_mode, soft=True)
         if reason == "deepsleep":
             self.state = "sleeping"
-            from .board import Cycle
-
-            c = Cycle(b.cycles, b.reset_cause, 0, 0, 0, "deepsleep", details.get("ms", 0))
+            c = Cycle(b.cycles, b.resets.reset_cause, 0, 0, 0, "deepsleep", details.get("ms", 0))
             if not b.sleep_until_wake(c):
                 self._say("deep sleep with no timer and no wake pin: the board sleeps until reset")
                 return
@@ -250,7 +248,7 @@ class Console:
         b = self.board
         if kind == "power_on":
             if act[1]:
-                b.reset_cause = 1
+                b.resets.power_on()
                 self._enter_download()
             else:
                 self._boot("friendly", soft=False)
@@ -264,13 +262,11 @@ class Console:
                 b.conclude(None)
             elif prev != "reset":
                 b.log("end", reason="pin_reset")
-                b.reset_cause = 1
-                b.rtc_memory = b""
-                b._rtc_lost = True  # EN low: the RTC's time restarts at the next boot (board.py)
+                b.resets.pin_reset()  # EN low: RTC memory and the RTC's time are lost (sim/resets.py)
         elif kind == "en_release":
             if self._en_low or self.state != "reset":
                 return
-            b.reset_cause, b.wake_reason = 1, 0  # the EN pin: a power-on reset to the chip
+            b.resets.power_on()  # the EN pin: a power-on reset to the chip
             self.repl_mode = "friendly"
             if self._io0_seen_low:
                 self._enter_download()
@@ -280,7 +276,7 @@ class Console:
             with self._lock:
                 self.rom = None
                 self.state = "reset"
-            b.reset_cause, b.wake_reason = 1, 0
+            b.resets.power_on()
             self.repl_mode = "friendly"
             self._boot("friendly", soft=False)
 
