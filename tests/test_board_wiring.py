@@ -10,7 +10,8 @@ from fieldnode.fleet import FleetRun
 from fieldnode.sim import sensors
 from fieldnode.sim.board import VirtualBoard
 from fieldnode.sim.clock import VirtualClock
-from fieldnode.sim.hwbus import HwBus, ops
+from fieldnode.sim.hwbus import HwBus
+from fieldnode.sim.hwops import ops
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import json
 import re
 from pathlib import Path
 
-from fieldnode.sim import hwbus
+from fieldnode.sim import hwops
 from fieldnode.sim.board import VirtualBoard
-from fieldnode.sim.hwbus import HwBus, op_codes, ops
+from fieldnode.sim.hwbus import HwBus
+from fieldnode.sim.hwops import op_codes, ops
 from fieldnode.sim.runtime import run
 
-SIM = Path(hwbus.__file__).parent
+SIM = Path(hwops.__file__).parent
 # machine.SLEEP and machine.DEEPSLEEP are the ESP32 port's wake values (Pin.irq(wake=...)), not op codes
 API_NAMES = {"machine.py": {"SLEEP", "DEEPSLEEP"}}
 

@@ -12,7 +12,7 @@ import struct
 
 from . import iowait
 from .flash import PowerCut
-from .hwbus import ops
+from .hwops import ops
 
 RTC_MEM_MAX = 2048  # MICROPY_HW_RTC_USER_MEM_MAX, ESP32 port
 

@@ -5,8 +5,8 @@ in the ``FIELDNODE_HWBUS`` environment variable) and send framed requests; this 
 sensor models, the modem model and the virtual clock.
 
 Frame, both ways: 1 byte op (request) or status (response), 2 bytes big-endian length, payload. The op codes, the
-payloads and the status bits are written once, in ``sim/mpy/_hwops.py``: the shims import it, and this module loads
-the same file by path as ``ops``. Status 0 is success; otherwise an errno the shim raises as ``OSError`` (ENODEV
+payloads and the status bits are written once, in ``sim/mpy/_hwops.py``: the shims import it, and ``sim/hwops.py``
+loads the same file by path as ``ops``. Status 0 is success; otherwise an errno the shim raises as ``OSError`` (ENODEV
 for an I2C NACK, as the ESP32 port does; EIO for a bus error). Bit ``PENDING`` of the status says the simulator has
 events for the program (pin edges its ``Pin.irq`` asked for): the shim fetches them with ``PIN_EDGES`` after any
 request, so they reach it whatever the program was doing on the bus (``sim/mpy/_irq.py``).
@@ -17,32 +17,11 @@ board keeps them to whole milliseconds of its clock. A board refines those ops a
 """
 
 import errno
-import importlib.util
 import socket
 import struct
 import threading
-from pathlib import Path
 
-OPS_FILE = Path(__file__).with_name("mpy") / "_hwops.py"
-
-
-def _load_ops():
-    # By path, not by import: sim/mpy is the MicroPython side's module path (machine, time, socket...), never
-    # CPython's, so the file is executed on its own as a module of plain assignments.
-    spec = importlib.util.spec_from_file_location("fieldnode.sim._hwops", OPS_FILE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ops = _load_ops()
-STATUS_BITS = ("PENDING",)  # names in _hwops that are not ops (with the IO_ flags of WAIT_IO's answer)
-
-
-def op_codes() -> dict[str, int]:
-    """Every op of the wire protocol, name -> code (``_hwops.py`` without its status bits and flags)."""
-    return {k: v for k, v in vars(ops).items()
-            if k.isupper() and k not in STATUS_BITS and not k.startswith("IO_")}
+from .hwops import OPS_FILE, op_codes, ops
 
 
 class HwBus:

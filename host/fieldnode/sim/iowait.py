@@ -18,7 +18,7 @@ in wall time (a real-time board, or a poll with no deadline and nothing due on t
 import struct
 import time
 
-from .hwbus import ops
+from .hwops import ops
 
 REALTIME, IDLE, DATA = ops.IO_REALTIME, ops.IO_IDLE, ops.IO_DATA
 UART_CHECK_S = 0.01  # wall-time waits look at the watched UARTs this often (a test may feed one from a thread)

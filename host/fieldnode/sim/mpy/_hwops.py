@@ -1,5 +1,5 @@
 # The hardware bus's op codes and status bits: the one table both ends read. The MicroPython shims get them
-# through _hwbus (from _hwops import *); the host loads this very file by path (fieldnode.sim.hwbus.ops), so a
+# through _hwbus (from _hwops import *); the host loads this very file by path (fieldnode.sim.hwops.ops), so a
 # code is written once. Plain assignments: the file must run under CPython too (no const()).
 #
 # Frame, both ways: 1 byte op (request) or status (answer), 2 bytes big-endian length, payload.
