@@ -12,10 +12,9 @@ ESP32 (ports/esp32/main.c, shared/runtime/pyexec.c):
 * Ctrl-C interrupts code that the raw REPL runs (the unix port's terminal is raw then: the console signals it);
 * with the board's ``run_main`` False, no boot runs main.py (a test harness holds the board at its REPL);
 * resets print the ROM's boot line (``rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)``);
-* DTR/RTS (over RFC 2217) drive EN and IO0 through the auto-reset circuit of ESP32 dev boards (EN low while RTS
-  is asserted and DTR is not; IO0 low while DTR is asserted and RTS is not; the RC delay on EN means the strap is
-  read a few ms after EN rises, which is what esptool's reset sequence relies on). Released with IO0 low the chip
-  starts the ROM bootloader: the bytes then go to ``fieldnode.sim.rom.RomBootloader`` instead of MicroPython.
+* DTR/RTS (over RFC 2217) drive EN and IO0 through the auto-reset circuit of ESP32 dev boards
+  (``sim/autoreset.py``). Released with IO0 low the chip starts the ROM bootloader: the bytes then go to
+  ``fieldnode.sim.rom.RomBootloader`` instead of MicroPython.
 """
 
 import os
@@ -28,16 +27,13 @@ import termios
 import threading
 import tty
 
+from .autoreset import AutoReset
 from .resets import Cycle
 from .serialport import PtyPort, Rfc2217Server
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
-# EN's RC rise time before the chip samples IO0 is a few ms on dev boards; over RFC 2217 every line change is a
-# network round trip (pyserial's client waits ~50 ms for each answer), so the strap is taken as low when IO0 was
-# low at any moment of a window this long after EN rose.
-STRAP_DELAY_S = 0.15
 _BANNER = re.compile(rb"MicroPython (\S+) on (\S+); linux \[[^\]]*\] version")
 _ROM_RST = {1: (0x1, "POWERON_RESET"), 2: (0xC, "SW_CPU_RESET"), 3: (0x7, "TG0WDT_SYS_RESET"),
             4: (0x5, "DEEPSLEEP_RESET")}
@@ -56,7 +52,8 @@ class Console:
     def __init__(self, board, rfc2217: bool = True):
         self.board = board
         self.pty = PtyPort(self.client_input)
-        self.rfc = Rfc2217Server(self.client_input, self.lines, self._baud) if rfc2217 else None
+        self.reset = AutoReset(lambda: self._actions.put(("en_low",)), lambda: self._actions.put(("en_release",)))
+        self.rfc = Rfc2217Server(self.client_input, self.reset.lines, self._baud) if rfc2217 else None
         self._m, self._s = os.openpty()
         self._set_terminal()
         os.set_blocking(self._m, False)
@@ -73,10 +70,6 @@ class Console:
         self._last = b""
         self._up = threading.Event()
         self._actions: queue.Queue = queue.Queue()
-        self._en_low = False
-        self._io0_low = False
-        self._io0_seen_low = False
-        self._release_timer = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="console")
         self._thread.start()
@@ -121,23 +114,6 @@ class Console:
                 os.kill(proc.pid, signal.SIGINT)
         except (OSError, StopIteration, ValueError, termios.error):
             pass
-
-    def lines(self, dtr: bool, rts: bool):
-        """DTR/RTS from the client, through the auto-reset circuit to EN and IO0."""
-        en_low = rts and not dtr
-        self._io0_low = dtr and not rts
-        if self._io0_low:
-            self._io0_seen_low = True
-        if en_low and not self._en_low:
-            self._en_low = True
-            if self._release_timer:
-                self._release_timer.cancel()
-            self._actions.put(("en_low",))
-        elif not en_low and self._en_low:
-            self._en_low = False
-            self._io0_seen_low = self._io0_low
-            self._release_timer = threading.Timer(STRAP_DELAY_S, lambda: self._actions.put(("en_release",)))
-            self._release_timer.start()
 
     def _baud(self, baud: int):
         if self.state != "download" and baud != 115200:
@@ -199,7 +175,7 @@ class Console:
         reason, details = b.conclude(rc)
         if reason == "stopped":
             return
-        if self._en_low:
+        if self.reset.en_low:
             self.state = "reset"  # held in reset: the release decides what boots
             return
         if reason == "exit":
@@ -264,11 +240,11 @@ class Console:
                 b.log("end", reason="pin_reset")
                 b.resets.pin_reset()  # EN low: RTC memory and the RTC's time are lost (sim/resets.py)
         elif kind == "en_release":
-            if self._en_low or self.state != "reset":
+            if self.reset.en_low or self.state != "reset":
                 return
             b.resets.power_on()  # the EN pin: a power-on reset to the chip
             self.repl_mode = "friendly"
-            if self._io0_seen_low:
+            if self.reset.io0_seen_low:
                 self._enter_download()
             else:
                 self._boot("friendly", soft=False)
@@ -395,8 +371,7 @@ class Console:
     def close(self):
         self._stop.set()
         self._thread.join(2)
-        if self._release_timer:
-            self._release_timer.cancel()
+        self.reset.close()
         self.pty.close()
         if self.rfc:
             self.rfc.close()
