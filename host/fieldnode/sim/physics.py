@@ -1,9 +1,9 @@
 """The physical world around a simulated node: what its sensors would measure, as functions of virtual time.
 
 A scenario's ``"environment"`` section becomes an ``Environment`` with ``Environment.from_dict(d)`` (the value
-specs of its quantities are ``sim/signals.py``'s). Every value
-is a pure function of the time since the scenario started, so a run is repeatable and a model can ask for any
-instant (the MPU6886 model asks for every millisecond of a vibration window).
+specs of its quantities are ``sim/signals.py``'s). Every value is a pure function of the time since the scenario
+started, so a run is repeatable and a model can ask for any instant (the MPU6886 model asks for every millisecond
+of a vibration window).
 
 Keys of the ``"environment"`` section (all optional)::
 
