@@ -134,9 +134,8 @@ class Resets:
             if not self.modem_keyed:
                 self.modem.power_on(self.clock.now_ms())
         self.end = None
-        if soft:
-            return
-        self._wdt = None
+        if not soft:
+            self._wdt = None
 
     def rtc_power_on(self) -> None:
         """At a hard boot's power-on instant: the RTC counts from 0 (1970-01-01T00:00:00) when power was lost."""
