@@ -50,7 +50,7 @@ def test_power_cuts_at_random_instants_keep_files_whole(tmp_path):
             c = board.run_cycle()
             if c.end == "powercut":
                 cuts += 1
-                board._cut_after_writes = None
+                board.cut_power_after_writes(None)
             else:
                 assert c.end == "deepsleep"
                 done += 1

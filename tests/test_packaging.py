@@ -91,7 +91,8 @@ def test_wheel_carries_firmware_boards_and_scenarios_but_no_tests(pkg):
         assert f"fieldnode/_data/firmware/{rel}" in names
     assert {f"fieldnode/_data/boards/{b}" for b in _tree("boards")} <= names and len(_tree("boards")) >= 6
     assert {f"fieldnode/_data/scenarios/{s}" for s in _tree("tools/scenarios")} <= names
-    assert {"fieldnode/data/detector.json", "fieldnode/sim/mpy/machine.py", "fieldnode/paths.py"} <= names
+    assert {"fieldnode/data/detector.json", "fieldnode/sim/mpy/machine.py", "fieldnode/sim/mpy/_hwops.py",
+            "fieldnode/sim/scripts/fs_helpers.py", "fieldnode/paths.py"} <= names
     assert "fieldnode/_data/firmware/app.py" in names and "fieldnode/_data/firmware/net/link.py" in names
     top = {n.split("/")[0] for n in names}
     assert top == {"fieldnode", "fieldnode-0.1.0.dist-info"}, top  # no tests/, tools/, setup.py at the top
@@ -139,6 +140,19 @@ def test_installed_package_builds_the_firmware_bundle(pkg):
     assert {files[k].read_bytes()[2] >> 2 for k in files if k.endswith(".mpy")} >= {10}  # xtensawin viper code
     assert json.loads(files["/board.json"].read_text())["chip"] == "esp32"
     assert got["scenario"] == 5  # the built-in fleet-outage scenario, by name
+
+
+FILES = """
+from fieldnode.sim.board import VirtualBoard
+with VirtualBoard("lowpower-ref") as b:
+    b.put_files({"lib/a.txt": "hi"})
+    print(b.read_file("lib/a.txt").decode(), b.list_files())
+"""
+
+
+def test_installed_virtual_board_reaches_its_filesystem(pkg):
+    """put_files/read_file run a MicroPython script shipped as package data (sim/scripts), not a string."""
+    assert pkg["run"](pkg["py"], "-c", FILES).strip() == "hi ['/lib/', '/lib/a.txt']"
 
 
 def test_installed_pytest_plugin_runs_a_users_test(pkg):

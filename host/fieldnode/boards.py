@@ -13,8 +13,8 @@ from .errors import ConfigError
 from .paths import BOARDS
 
 CHIPS = {"esp32": "xtensawin", "esp32s3": "xtensawin", "esp32c3": "rv32imc"}
-SENSORS = {"sht3x", "qmp6988", "bmp280", "mpu6886", "axp192", "ina219", "adc"}
-MODEMS = set(parts.MODEMS)  # the one table of modems (parts.py)
+SENSORS = set(parts.SENSORS)  # the part tables name what a board file may name (fieldnode/parts.py)
+MODEMS = set(parts.MODEMS)
 BUS_KINDS = {"i2c": ("id", "sda", "scl"), "uart": ("id", "tx", "rx")}
 POWER_REQUIRED = ("active_ma", "light_sleep_ma", "deep_sleep_ma")
 MODEM_POWER = ("modem_tx_ma", "modem_idle_ma", "modem_psm_ma", "modem_off_ma")

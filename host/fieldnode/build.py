@@ -73,14 +73,15 @@ def _key(board, arch: str, sources) -> str:
     return h.hexdigest()
 
 
-def build(board_name: str, out_root: Path | None = None, arch: str | None = None) -> Bundle:
-    """Compile for the board's architecture, or ``arch`` (a virtual board runs the host's, e.g. x64), into
-    ``out_root`` (default: ``firmware/`` in ``paths.build_dir()``).
+def build(board_name, out_root: Path | None = None, arch: str | None = None) -> Bundle:
+    """Compile for the board (a name, a board file's path or a parsed ``boards.Board``) for its architecture, or
+    ``arch`` (a virtual board runs the host's, e.g. x64), into ``out_root`` (default: ``firmware/`` in
+    ``paths.build_dir()``).
 
     The bundle is built in a temporary directory and renamed into place, and reused while the sources, the board
     file and the compiler are unchanged (a stamp holds their hash): parallel builds (test workers, a deploy
     during a test run) never see a half-written bundle, and an unchanged tree is not compiled again."""
-    board = boards.load(board_name)
+    board = board_name if isinstance(board_name, boards.Board) else boards.load(board_name)
     arch = arch or board.arch
     out_root = Path(out_root) if out_root is not None else build_dir() / "firmware"
     out = out_root / (board.name if arch == board.arch else f"{board.name}-{arch}")

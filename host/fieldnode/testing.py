@@ -200,6 +200,7 @@ def fieldnode_board_factory(request, tmp_path):
     scenario: fieldnode.sim.modems keys), ``wifi``, ``partitions`` ("factory" | "ota"), ``rfc2217`` (also an
     rfc2217:// URL for esptool), ``run_main``. A ``fieldnode_collector`` of the same test receives their uplinks."""
     _require_micropython()
+    from . import boards
     from .lab.harness import Board
 
     made = []
@@ -209,7 +210,7 @@ def fieldnode_board_factory(request, tmp_path):
     def make(name=None, **options):
         try:
             name = _resolve_board(name, request.config) if name else _default_board(request.config)
-            b = Board(name, flash_dir=tmp_path / f"board{len(made)}", **options)
+            b = Board(boards.load(name), flash_dir=tmp_path / f"board{len(made)}", **options)
         except FieldnodeError as e:
             _fail(e)
         except TypeError as e:

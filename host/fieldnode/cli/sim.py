@@ -85,13 +85,14 @@ def run_fleet(args):
 
 def run_board(args, ready=None, stop_event=None):
     """Start the board, print where it listens, run until Ctrl-C (or ``stop_event``)."""
+    from .. import boards
     from ..sim.board import VirtualBoard
     from ..sim.clock import VirtualClock
 
     if args.speed <= 0:
         raise UsageError(f"--speed {args.speed}: must be a positive factor", "e.g. --speed 10 for ten times faster")
-    board = VirtualBoard(args.board, flash_dir=args.flash, clock=VirtualClock(realtime=True, speed=args.speed),
-                         partitions=args.partitions)
+    board = VirtualBoard(boards.load(args.board), flash_dir=args.flash,
+                         clock=VirtualClock(realtime=True, speed=args.speed), partitions=args.partitions)
     if args.json:
         board.on_event = lambda e: print(json.dumps(e), flush=True)
     elif not args.quiet:

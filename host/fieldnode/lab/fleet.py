@@ -150,10 +150,10 @@ class FleetRun:
     def setup(self, progress=None):
         from ..sim.board import VirtualBoard
 
-        bundle = build.build(self.scn.board, arch=_host_arch(), out_root=self.workdir / "build")
+        board = boards.load(self.scn.board)  # once: every device, the build and the summary share it
+        bundle = build.build(board, arch=_host_arch(), out_root=self.workdir / "build")
         files = {p: f.read_bytes() for p, f in bundle.files.items()}
         env = environment(self.scn)
-        board = boards.load(self.scn.board)
         for i in range(self.scn.devices):
             dev_id = DEVICE_ID_BASE + i
             if self.registry.find(dev_id) is None:
@@ -171,7 +171,7 @@ class FleetRun:
             sim = {"env": env_i, "modem": self.modem_scenario()}
             if not board["modem"]:
                 sim["wifi"] = self.wifi_scenario()
-            vb = VirtualBoard(board.name, flash_dir=flash_dir, scenario=sim)
+            vb = VirtualBoard(board, flash_dir=flash_dir, scenario=sim)
             vb.put_files(dict(files, **{"/config.json": json.dumps(cfg), "/key.bin": key}))
             self.devices.append(DeviceRun(dev_id, vb))
             if progress:
@@ -263,7 +263,7 @@ class FleetRun:
             first_alarm = min((r["ts"] for r in alarms), default=None)
             detection = self._detection(alarms)
             e = d.board.energy.report(end_ms)
-            battery = boards.load(self.scn.board).get("battery") or {}
+            battery = d.board.board.get("battery") or {}
             cap = battery.get("capacity_mah")
             avg_ma = e["average_ma"]
             radio_ms = sum(s["ms"] for s in e["states"] if s["part"] in ("modem", "wifi")

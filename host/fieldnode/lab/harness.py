@@ -66,8 +66,8 @@ class Board:
 
         self.env = Environment.from_dict(env)
         scenario = {k: v for k, v in (("modem", modem), ("wifi", wifi)) if v is not None}
-        self.vb = VirtualBoard(name, flash_dir=flash_dir, scenario=scenario, env=self.env, partitions=partitions)
-        self.vb.run_main = run_main  # read by the console at every boot (sim/console.py)
+        self.vb = VirtualBoard(name, flash_dir=flash_dir, scenario=scenario, env=self.env, partitions=partitions,
+                               run_main=run_main)
         self.name = self.vb.board.name
         self._rfc2217 = rfc2217
         self._dev = None

@@ -1,4 +1,4 @@
-"""The hardware-bus ops a virtual board adds for its MicroPython process (see ``sim/mpy/_hwbus.py`` for the frames):
+"""The hardware-bus ops a virtual board adds for its MicroPython process (``sim/mpy/_hwops.py`` has the frames):
 flash blocks for littlefs and esp32.Partition, RTC memory and time, the microsecond clock and sleeps that stop for
 the program's timers and pin edges (and select.poll's waits, which also stop for UART data: ``sim/iowait.py``),
 sleep and reset requests, the watchdog, Wi-Fi and NVS. Each handler takes the request payload and returns the answer;
@@ -12,77 +12,68 @@ import struct
 
 from . import iowait
 from .flash import PowerCut
-
-MONO = 0x22
-SLEEP = 0x21
-TIME = 0x20
-MONO_US, WAIT = 0x23, 0x24
-PIN_WRITE, PIN_IRQ, PIN_EDGES = 0x30, 0x32, 0x33
-FLASH_READ, FLASH_PROGRAM, FLASH_ERASE, PARTITIONS, OTA_BOOT, OTA_VALID = 0x60, 0x61, 0x62, 0x63, 0x64, 0x65
-BOOT_INFO, RTC_MEM, RTC_SET = 0x68, 0x69, 0x6A
-DEEPSLEEP, LIGHTSLEEP, RESET, FREQ, WDT_START, WDT_FEED, WAKE_CONF = 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76
-WLAN, NVS_LOAD, NVS_STORE = 0x80, 0x84, 0x85
+from .hwops import ops
 
 RTC_MEM_MAX = 2048  # MICROPY_HW_RTC_USER_MEM_MAX, ESP32 port
 
 
 def install(board, bus) -> None:
-    """Add the board's ops to ``bus`` and run ``board.tick`` before every request (watchdog, timed faults)."""
-    b = board
-    ops = {
-        TIME: lambda p: _time(b),
-        MONO: lambda p: struct.pack(">Q", b.clock.now_ms()),
-        MONO_US: lambda p: struct.pack(">Q", b.read_clock_us()),
-        SLEEP: lambda p: _sleep(b, struct.unpack(">I", p[:4])[0]),
-        WAIT: lambda p: _wait(b, *struct.unpack(">BQQ", p[:17])),
-        iowait.WAIT_IO: lambda p: iowait.handle(b, p),
-        PIN_WRITE: lambda p: _pin_write(b, bus, p[0], p[1]),
-        PIN_IRQ: lambda p: (b.pin_irq(p[0], p[1]), b"")[1],
-        PIN_EDGES: lambda p: b"".join(struct.pack(">QBB", *e) for e in b.take_edges()),
-        FLASH_READ: lambda p: _flash(b, "read", *struct.unpack(">IH", p[:6])),
-        FLASH_PROGRAM: lambda p: _flash(b, "program", struct.unpack(">I", p[:4])[0], bytes(p[4:])),
-        FLASH_ERASE: lambda p: _flash(b, "erase", *struct.unpack(">II", p[:8])),
-        PARTITIONS: lambda p: json.dumps([x.as_list() for x in b.partitions]).encode(),
-        OTA_BOOT: lambda p: _ota_boot(b, p),
-        OTA_VALID: lambda p: _ota_valid(b),
-        BOOT_INFO: lambda p: json.dumps(b.boot_info()).encode(),
-        RTC_MEM: lambda p: _rtc_mem(b, p),
-        RTC_SET: lambda p: _rtc_set(b, struct.unpack(">Q", p[:8])[0]),
-        DEEPSLEEP: lambda p: b.request_end("deepsleep", ms=struct.unpack(">I", p[:4])[0]),
-        LIGHTSLEEP: lambda p: json.dumps(b.lightsleep(struct.unpack(">I", p[:4])[0])).encode(),
-        RESET: lambda p: b.request_end("bootloader" if p[:1] == b"\x01" else "reset"),
-        FREQ: lambda p: (b.set_freq(struct.unpack(">I", p[:4])[0]), b"")[1],
-        WDT_START: lambda p: (b.wdt_start(struct.unpack(">I", p[:4])[0]), b"")[1],
-        WDT_FEED: lambda p: (b.wdt_feed(), b"")[1],
-        WAKE_CONF: lambda p: (b.wake_conf(json.loads(p)), b"")[1],
-        WLAN: lambda p: json.dumps(b.wifi.handle(json.loads(p), b.clock.now_ms())).encode(),
-        NVS_LOAD: lambda p: json.dumps(b.nvs.load(p.decode())).encode(),
-        NVS_STORE: lambda p: _nvs_store(b, json.loads(p)),
+    """Register the board's ops on ``bus`` (``HwBus.register``); the board's own ``tick`` runs before every
+    request through the bus's ``on_request`` hook."""
+    for op, fn in handlers(board, bus).items():
+        bus.register(op, fn)
+
+
+def handlers(board, bus) -> dict:
+    """op -> handler(payload) -> bytes for every op a board answers itself (``_hwops.py`` codes)."""
+    b, o = board, ops
+    pins, resets, t = board.pins, board.resets, board.time
+    return {
+        o.TIME: lambda p: _time(b),
+        o.MONO: lambda p: struct.pack(">Q", b.clock.now_ms()),
+        o.MONO_US: lambda p: struct.pack(">Q", t.read_clock_us()),
+        o.SLEEP: lambda p: _sleep(b, struct.unpack(">I", p[:4])[0]),
+        o.WAIT: lambda p: _wait(b, *struct.unpack(">BQQ", p[:17])),
+        o.WAIT_IO: lambda p: iowait.handle(b, p),
+        o.PIN_WRITE: lambda p: _pin_write(b, bus, p[0], p[1]),
+        o.PIN_IRQ: lambda p: (pins.irq(p[0], p[1]), b"")[1],
+        o.PIN_EDGES: lambda p: b"".join(struct.pack(">QBB", *e) for e in pins.take_edges()),
+        o.FLASH_READ: lambda p: _flash(b, "read", *struct.unpack(">IH", p[:6])),
+        o.FLASH_PROGRAM: lambda p: _flash(b, "program", struct.unpack(">I", p[:4])[0], bytes(p[4:])),
+        o.FLASH_ERASE: lambda p: _flash(b, "erase", *struct.unpack(">II", p[:8])),
+        o.PARTITIONS: lambda p: json.dumps([x.as_list() for x in b.partitions]).encode(),
+        o.OTA_BOOT: lambda p: _ota_boot(b, p),
+        o.OTA_VALID: lambda p: _ota_valid(b),
+        o.BOOT_INFO: lambda p: json.dumps(b.boot_info()).encode(),
+        o.RTC_MEM: lambda p: _rtc_mem(resets, p),
+        o.RTC_SET: lambda p: (resets.rtc_set(struct.unpack(">Q", p[:8])[0]), b"")[1],
+        o.DEEPSLEEP: lambda p: b.request_end("deepsleep", ms=struct.unpack(">I", p[:4])[0]),
+        o.LIGHTSLEEP: lambda p: json.dumps(b.lightsleep(struct.unpack(">I", p[:4])[0])).encode(),
+        o.RESET: lambda p: b.request_end("bootloader" if p[:1] == b"\x01" else "reset"),
+        o.FREQ: lambda p: (b.set_freq(struct.unpack(">I", p[:4])[0]), b"")[1],
+        o.WDT_START: lambda p: (resets.wdt_start(struct.unpack(">I", p[:4])[0]), b"")[1],
+        o.WDT_FEED: lambda p: (resets.wdt_feed(), b"")[1],
+        o.WAKE_CONF: lambda p: (pins.wake_conf(json.loads(p)), b"")[1],
+        o.WLAN: lambda p: json.dumps(b.wifi.handle(json.loads(p), b.clock.now_ms())).encode(),
+        o.NVS_LOAD: lambda p: json.dumps(b.nvs.load(p.decode())).encode(),
+        o.NVS_STORE: lambda p: _nvs_store(b, json.loads(p)),
     }
-    bus.ops.update(ops)
-    inner = bus.handle
-
-    def handle(op, payload):
-        b.tick()
-        return inner(op, payload)
-
-    bus.handle = handle
 
 
 def _time(b) -> bytes:
     # the RTC's time (time.time) and the clock in us (for the program's timers), one read of the clock
-    us = b.read_clock_us()
-    return struct.pack(">QQ", us // 1000 + b.rtc_offset_ms, us)
+    us = b.time.read_clock_us()
+    return struct.pack(">QQ", us // 1000 + b.resets.rtc_offset_ms, us)
 
 
 def _wait(b, rel: int, us: int, cap_us: int) -> bytes:
-    end = b.mono_us() + us if rel else us
+    end = b.time.mono_us() + us if rel else us
     return struct.pack(">QQ", b.wait_until_us(end, cap_us), end)
 
 
 def _pin_write(b, bus, pin: int, value: int) -> bytes:
     # Pin.OUT is GPIO_MODE_INPUT_OUTPUT on the ESP32 port (machine_pin.c): an IRQ on an output sees its own writes
-    b.drive_pin(pin, value, b.mono_us())
+    b.pins.drive(pin, value, b.time.mono_us())
     if bus.on_pin:
         bus.on_pin(pin, value, b.clock.now_ms())
     return b""
@@ -90,7 +81,7 @@ def _pin_write(b, bus, pin: int, value: int) -> bytes:
 
 def _sleep(b, ms: int) -> bytes:
     b.sleep(ms)
-    return struct.pack(">Q", b.clock.now_ms() + b.rtc_offset_ms)
+    return struct.pack(">Q", b.clock.now_ms() + b.resets.rtc_offset_ms)
 
 
 def _flash(b, what, addr, arg):
@@ -125,19 +116,13 @@ def _ota_valid(b):
     return b""
 
 
-def _rtc_mem(b, p):
+def _rtc_mem(resets, p):
     if not p:
-        return b.rtc_memory
+        return resets.rtc_memory
     if p[0] == 1:
         if len(p) - 1 > RTC_MEM_MAX:
             raise OSError(errno.EINVAL, "buffer too long")
-        b.rtc_memory = bytes(p[1:])
-    return b""
-
-
-def _rtc_set(b, epoch_ms):
-    b.rtc_offset_ms = epoch_ms - b.clock.now_ms()
-    b.log("rtc_set", epoch_ms=epoch_ms)
+        resets.rtc_memory = bytes(p[1:])
     return b""
 
 

@@ -12,10 +12,9 @@ ESP32 (ports/esp32/main.c, shared/runtime/pyexec.c):
 * Ctrl-C interrupts code that the raw REPL runs (the unix port's terminal is raw then: the console signals it);
 * with the board's ``run_main`` False, no boot runs main.py (a test harness holds the board at its REPL);
 * resets print the ROM's boot line (``rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)``);
-* DTR/RTS (over RFC 2217) drive EN and IO0 through the auto-reset circuit of ESP32 dev boards (EN low while RTS
-  is asserted and DTR is not; IO0 low while DTR is asserted and RTS is not; the RC delay on EN means the strap is
-  read a few ms after EN rises, which is what esptool's reset sequence relies on). Released with IO0 low the chip
-  starts the ROM bootloader: the bytes then go to ``fieldnode.sim.rom.RomBootloader`` instead of MicroPython.
+* DTR/RTS (over RFC 2217) drive EN and IO0 through the auto-reset circuit of ESP32 dev boards
+  (``sim/autoreset.py``). Released with IO0 low the chip starts the ROM bootloader: the bytes then go to
+  ``fieldnode.sim.rom.RomBootloader`` instead of MicroPython.
 """
 
 import os
@@ -28,15 +27,13 @@ import termios
 import threading
 import tty
 
+from .autoreset import AutoReset
+from .resets import Cycle
 from .serialport import PtyPort, Rfc2217Server
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
-# EN's RC rise time before the chip samples IO0 is a few ms on dev boards; over RFC 2217 every line change is a
-# network round trip (pyserial's client waits ~50 ms for each answer), so the strap is taken as low when IO0 was
-# low at any moment of a window this long after EN rose.
-STRAP_DELAY_S = 0.15
 _BANNER = re.compile(rb"MicroPython (\S+) on (\S+); linux \[[^\]]*\] version")
 _ROM_RST = {1: (0x1, "POWERON_RESET"), 2: (0xC, "SW_CPU_RESET"), 3: (0x7, "TG0WDT_SYS_RESET"),
             4: (0x5, "DEEPSLEEP_RESET")}
@@ -55,7 +52,8 @@ class Console:
     def __init__(self, board, rfc2217: bool = True):
         self.board = board
         self.pty = PtyPort(self.client_input)
-        self.rfc = Rfc2217Server(self.client_input, self.lines, self._baud) if rfc2217 else None
+        self.reset = AutoReset(lambda: self._actions.put(("en_low",)), lambda: self._actions.put(("en_release",)))
+        self.rfc = Rfc2217Server(self.client_input, self.reset.lines, self._baud) if rfc2217 else None
         self._m, self._s = os.openpty()
         self._set_terminal()
         os.set_blocking(self._m, False)
@@ -72,10 +70,6 @@ class Console:
         self._last = b""
         self._up = threading.Event()
         self._actions: queue.Queue = queue.Queue()
-        self._en_low = False
-        self._io0_low = False
-        self._io0_seen_low = False
-        self._release_timer = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="console")
         self._thread.start()
@@ -121,23 +115,6 @@ class Console:
         except (OSError, StopIteration, ValueError, termios.error):
             pass
 
-    def lines(self, dtr: bool, rts: bool):
-        """DTR/RTS from the client, through the auto-reset circuit to EN and IO0."""
-        en_low = rts and not dtr
-        self._io0_low = dtr and not rts
-        if self._io0_low:
-            self._io0_seen_low = True
-        if en_low and not self._en_low:
-            self._en_low = True
-            if self._release_timer:
-                self._release_timer.cancel()
-            self._actions.put(("en_low",))
-        elif not en_low and self._en_low:
-            self._en_low = False
-            self._io0_seen_low = self._io0_low
-            self._release_timer = threading.Timer(STRAP_DELAY_S, lambda: self._actions.put(("en_release",)))
-            self._release_timer.start()
-
     def _baud(self, baud: int):
         if self.state != "download" and baud != 115200:
             self._say(f"client set {baud} baud: MicroPython's REPL on this board runs at 115200")
@@ -153,22 +130,21 @@ class Console:
     def _boot(self, mode: str, soft: bool, banner: bool = True):
         b = self.board
         if banner and not soft:
-            self._emit(rom_boot_line(b.board.chip, b.reset_cause))
+            self._emit(rom_boot_line(b.board.chip, b.resets.reset_cause))
         with self._lock:
             self._gate = False
             self._up.clear()
             self._raw_phase = "boot" if mode == "raw" else None
             self._swallow = bytearray()
             self.state = "booting"
-        # A board whose ``run_main`` is False (fieldnode.bench holding it at the REPL for a test) boots as a raw-REPL
+        # A board made with ``run_main=False`` (fieldnode.lab.harness holding it at the REPL for a test) boots as a raw-REPL
         # soft reboot does, without main.py: as if a client's Ctrl-C stopped main.py at once. Otherwise a main.py that
         # deep-sleeps would wake and sleep again for ever on virtual time, with no moment awake to connect in.
-        b.begin_boot(mode if getattr(b, "run_main", True) else "raw", soft=soft)
+        b.begin_boot(mode if b.run_main else "raw", soft=soft)
         self._set_terminal()
-        with b._lock:
-            b.proc = subprocess.Popen(b.command(True), stdin=self._s, stdout=self._s, stderr=self._s,
-                                      env=b.environ(), cwd=b.flash_dir, start_new_session=True,
-                                      preexec_fn=_take_terminal)
+        b.launch(lambda cmd, env: subprocess.Popen(cmd, stdin=self._s, stdout=self._s, stderr=self._s, env=env,
+                                                   cwd=b.flash_dir, start_new_session=True,
+                                                   preexec_fn=_take_terminal), interactive=True)
 
     def _set_terminal(self):
         # Raw, but with ISIG: Ctrl-C as SIGINT, the unix port's KeyboardInterrupt while code runs. Set again before
@@ -199,7 +175,7 @@ class Console:
         reason, details = b.conclude(rc)
         if reason == "stopped":
             return
-        if self._en_low:
+        if self.reset.en_low:
             self.state = "reset"  # held in reset: the release decides what boots
             return
         if reason == "exit":
@@ -207,9 +183,7 @@ class Console:
             return self._boot(self.repl_mode, soft=True)
         if reason == "deepsleep":
             self.state = "sleeping"
-            from .board import Cycle
-
-            c = Cycle(b.cycles, b.reset_cause, 0, 0, 0, "deepsleep", details.get("ms", 0))
+            c = Cycle(b.cycles, b.resets.reset_cause, 0, 0, 0, "deepsleep", details.get("ms", 0))
             if not b.sleep_until_wake(c):
                 self._say("deep sleep with no timer and no wake pin: the board sleeps until reset")
                 return
@@ -250,7 +224,7 @@ class Console:
         b = self.board
         if kind == "power_on":
             if act[1]:
-                b.reset_cause = 1
+                b.resets.power_on()
                 self._enter_download()
             else:
                 self._boot("friendly", soft=False)
@@ -264,15 +238,13 @@ class Console:
                 b.conclude(None)
             elif prev != "reset":
                 b.log("end", reason="pin_reset")
-                b.reset_cause = 1
-                b.rtc_memory = b""
-                b._rtc_lost = True  # EN low: the RTC's time restarts at the next boot (board.py)
+                b.resets.pin_reset()  # EN low: RTC memory and the RTC's time are lost (sim/resets.py)
         elif kind == "en_release":
-            if self._en_low or self.state != "reset":
+            if self.reset.en_low or self.state != "reset":
                 return
-            b.reset_cause, b.wake_reason = 1, 0  # the EN pin: a power-on reset to the chip
+            b.resets.power_on()  # the EN pin: a power-on reset to the chip
             self.repl_mode = "friendly"
-            if self._io0_seen_low:
+            if self.reset.io0_seen_low:
                 self._enter_download()
             else:
                 self._boot("friendly", soft=False)
@@ -280,7 +252,7 @@ class Console:
             with self._lock:
                 self.rom = None
                 self.state = "reset"
-            b.reset_cause, b.wake_reason = 1, 0
+            b.resets.power_on()
             self.repl_mode = "friendly"
             self._boot("friendly", soft=False)
 
@@ -399,8 +371,7 @@ class Console:
     def close(self):
         self._stop.set()
         self._thread.join(2)
-        if self._release_timer:
-            self._release_timer.cancel()
+        self.reset.close()
         self.pty.close()
         if self.rfc:
             self.rfc.close()

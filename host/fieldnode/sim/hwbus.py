@@ -4,14 +4,16 @@ The MicroPython-side shims (``sim/mpy/machine.py``, ``time.py``) open one TCP co
 in the ``FIELDNODE_HWBUS`` environment variable) and send framed requests; this server answers them from the
 sensor models, the modem model and the virtual clock.
 
-Frame, both ways: 1 byte op (request) or status (response), 2 bytes big-endian length, payload.
-Status 0 is success; otherwise an errno the shim raises as ``OSError`` (ENODEV for an I2C NACK, as the ESP32
-port does; EIO for a bus error). Bit 0x80 of the status (``PENDING``) says the simulator has events for the program
-(pin edges its ``Pin.irq`` asked for): the shim fetches them with ``PIN_EDGES`` after any request, so they reach it
-whatever the program was doing on the bus (``sim/mpy/_irq.py``).
+Frame, both ways: 1 byte op (request) or status (response), 2 bytes big-endian length, payload. The op codes, the
+payloads and the status bits are written once, in ``sim/mpy/_hwops.py``: the shims import it, and ``sim/hwops.py``
+loads the same file by path as ``ops``. Status 0 is success; otherwise an errno the shim raises as ``OSError`` (ENODEV
+for an I2C NACK, as the ESP32 port does; EIO for a bus error). Bit ``PENDING`` of the status says the simulator has
+events for the program (pin edges its ``Pin.irq`` asked for): the shim fetches them with ``PIN_EDGES`` after any
+request, so they reach it whatever the program was doing on the bus (``sim/mpy/_irq.py``).
 
 Time has microseconds here (``MONO_US``, ``WAIT``) where ``TIME``/``SLEEP`` have milliseconds; a bus without a
-board keeps them to whole milliseconds of its clock.
+board keeps them to whole milliseconds of its clock. A board refines those ops and adds its own with
+``register(op, handler)`` (``sim/boardbus.py``).
 """
 
 import errno
@@ -19,45 +21,43 @@ import socket
 import struct
 import threading
 
-# Ops (keep in step with sim/mpy/_hwbus.py)
-I2C_WRITE = 0x01  # bus:u8 addr:u8 data... -> ''
-I2C_READ = 0x02  # bus:u8 addr:u8 n:u16 -> data
-I2C_SCAN = 0x03  # bus:u8 -> addrs
-UART_WRITE = 0x10  # id:u8 data... -> ''
-UART_READ = 0x11  # id:u8 n:u16 -> data
-UART_ANY = 0x12  # id:u8 -> n:u16
-TIME = 0x20  # -> ms:u64 (virtual epoch milliseconds)
-SLEEP = 0x21  # ms:u32 -> ms:u64 (time after)
-MONO_US = 0x23  # -> us:u64 (the board's clock in microseconds: what ticks_us counts)
-WAIT = 0x24  # rel:u8 us:u64 cap_us:u64 -> now_us:u64 end_us:u64 (sleep to end = now + us if rel else us; stop
-#              early at cap_us when not 0, or at a pin edge the program waits for; see VirtualBoard.wait_until_us)
-WAIT_IO = 0x25  # end_us:u64 cap_us:u64 wall_us:u64 uart ids... -> now_us:u64 flags:u8 (select.poll's wait: the
-#                 same stops as WAIT, and data readable on a watched UART; see sim/iowait.py)
-PIN_WRITE = 0x30  # pin:u8 value:u8 -> ''
-PIN_READ = 0x31  # pin:u8 -> value:u8
-PIN_IRQ = 0x32  # pin:u8 trigger:u8 -> '' (which edges of an input the program's Pin.irq wants: 1 rising, 2 falling)
-PIN_EDGES = 0x33  # -> (t_us:u64 pin:u8 level:u8)* the edges that happened since the last fetch, oldest first
-ADC_READ = 0x40  # pin:u8 -> raw:u16 (12-bit as the ESP32's ADC reads)
-EVENT = 0x50  # text -> '' (state changes for the energy timeline and the log)
-PENDING = 0x80  # status bit: events wait for the program (PIN_EDGES)
+from .hwops import OPS_FILE, op_codes, ops
 
 
 class HwBus:
-    """Serve one board's peripherals. ``i2c`` maps bus id -> {addr: I2CDevice}; ``uart`` maps id -> UARTDevice."""
+    """Serve one board's peripherals. ``i2c`` maps bus id -> {addr: I2CDevice}; ``uart`` maps id -> UARTDevice;
+    ``adc`` maps pin -> callable(now_ms) -> raw 0..4095; ``pins`` the GPIO levels (a dict this bus reads and writes,
+    shared with whoever drives the inputs).
 
-    def __init__(self, clock, i2c=None, uart=None, adc=None, on_pin=None, on_event=None, on_sleep=None):
+    Hooks, all optional: ``on_pin(pin, value, now_ms)`` a GPIO write; ``on_event(text, now_ms)`` a firmware event;
+    ``on_sleep(ms)`` time passes (advance others, e.g. modem sockets); ``on_request()`` before every request is
+    answered (a board's watchdog and timed faults); ``pending() -> bool`` events wait for the program (sets
+    ``PENDING`` in every answer)."""
+
+    def __init__(self, clock, i2c=None, uart=None, adc=None, on_pin=None, on_event=None, on_sleep=None,
+                 on_request=None, pending=None, pins=None):
         self.clock = clock
         self.i2c = i2c or {}
         self.uart = uart or {}
-        self.adc = adc or {}  # pin -> callable(now_ms) -> raw 0..4095
-        self.pins: dict[int, int] = {}
-        self.on_pin = on_pin  # callable(pin, value, now_ms)
-        self.on_event = on_event  # callable(text, now_ms)
-        self.on_sleep = on_sleep  # callable(ms): advance others (modem sockets) as time passes
-        self.pending = None  # callable() -> bool: events wait for the program (sets PENDING in every answer)
-        # Extra ops a board adds (flash blocks, RTC memory, sleep/reset, Wi-Fi, NVS: see sim/boardbus.py):
-        # op -> callable(payload) -> bytes, looked up before the built-in ops so a board can refine one.
-        self.ops: dict = {}
+        self.adc = adc or {}
+        self.pins: dict[int, int] = {} if pins is None else pins
+        self.on_pin = on_pin
+        self.on_event = on_event
+        self.on_sleep = on_sleep
+        self.on_request = on_request
+        self.pending = pending
+        o = ops
+        self._handlers = {
+            o.I2C_WRITE: self._i2c_write, o.I2C_READ: self._i2c_read, o.I2C_SCAN: self._i2c_scan,
+            o.UART_WRITE: self._uart_write, o.UART_READ: self._uart_read, o.UART_ANY: self._uart_any,
+            o.TIME: lambda p: struct.pack(">Q", self.clock.now_ms()), o.SLEEP: self._sleep,
+            o.MONO_US: lambda p: struct.pack(">Q", self.clock.now_ms() * 1000), o.WAIT: self._wait,
+            o.WAIT_IO: self._wait_io,
+            o.PIN_IRQ: lambda p: b"",  # a bare bus drives no inputs: no edges to report
+            o.PIN_EDGES: lambda p: b"",
+            o.PIN_WRITE: self._pin_write, o.PIN_READ: lambda p: bytes([self.pins.get(p[0], 0)]),
+            o.ADC_READ: self._adc_read, o.EVENT: self._event,
+        }
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -66,6 +66,20 @@ class HwBus:
         self._stop = False
         self._thread = threading.Thread(target=self._serve, daemon=True, name="hwbus")
         self._thread.start()
+
+    def register(self, op: int, handler) -> None:
+        """Answer ``op`` with ``handler(payload) -> bytes`` (an ``OSError`` becomes an error status), in place of
+        the bare bus's own answer if it has one. Only ops of ``_hwops.py``: both ends must know the code."""
+        if op not in self.known_ops():
+            raise ValueError(f"op {op:#04x} is not in {OPS_FILE.name}: add it there, for both ends")
+        self._handlers[op] = handler
+
+    def handled_ops(self) -> set[int]:
+        return set(self._handlers)
+
+    @staticmethod
+    def known_ops() -> set[int]:
+        return set(op_codes().values())
 
     def close(self):
         self._stop = True
@@ -106,7 +120,7 @@ class HwBus:
                 except OSError as e:
                     status, out = (e.errno or errno.EIO) & 0x7F, b""
                 if self.pending is not None and self.pending():
-                    status |= PENDING
+                    status |= ops.PENDING
                 conn.sendall(bytes([status]) + struct.pack(">H", len(out)) + out)
         except (ConnectionError, OSError):
             return
@@ -114,80 +128,79 @@ class HwBus:
             conn.close()
 
     def handle(self, op: int, p: bytes) -> bytes:
-        fn = self.ops.get(op)
-        if fn is not None:
-            return fn(p)
-        now = self.clock.now_ms()
-        if op == I2C_WRITE:
-            dev = self._i2c_dev(p[0], p[1])
-            if not dev.write(bytes(p[2:])):
-                raise OSError(errno.ENODEV, "NACK")
-            return b""
-        if op == I2C_READ:
-            dev = self._i2c_dev(p[0], p[1])
-            n = struct.unpack(">H", p[2:4])[0]
-            data = dev.read(n)
-            if data is None:
-                raise OSError(errno.ENODEV, "NACK")
-            return bytes(data)
-        if op == I2C_SCAN:
-            devs = self.i2c.get(p[0], {})
-            return bytes(sorted(a for a, d in devs.items() if d.present))
-        if op == UART_WRITE:
-            self._uart(p[0]).write(bytes(p[1:]))
-            return b""
-        if op == UART_READ:
-            return self._uart(p[0]).read(struct.unpack(">H", p[1:3])[0])
-        if op == UART_ANY:
-            return struct.pack(">H", min(self._uart(p[0]).any(), 0xFFFF))
-        if op == TIME:
-            return struct.pack(">Q", now)
-        if op == SLEEP:
-            ms = struct.unpack(">I", p[:4])[0]
-            if self.on_sleep:
-                self.on_sleep(ms)
-            t = self.clock.advance(ms)
-            for dev in self.uart.values():
-                dev.poll(t)
-            return struct.pack(">Q", t)
-        if op == MONO_US:
-            return struct.pack(">Q", now * 1000)
-        if op == WAIT:
-            # whole milliseconds on a bare bus: the end rounded up, the cap (a timer) honoured
-            rel, us, cap = struct.unpack(">BQQ", p[:17])
-            end = now * 1000 + us if rel else us
-            stop = min(end, cap) if cap else end
-            ms = max(0, -(-(stop - now * 1000) // 1000))
-            if ms:
-                if self.on_sleep:
-                    self.on_sleep(ms)
-                t = self.clock.advance(ms)
-                for dev in self.uart.values():
-                    dev.poll(t)
-            return struct.pack(">QQ", self.clock.now_ms() * 1000, end)
-        if op == WAIT_IO:
-            from .iowait import wait_io_bus
+        if self.on_request is not None:
+            self.on_request()
+        fn = self._handlers.get(op)
+        if fn is None:
+            raise OSError(errno.EINVAL, "unknown op")
+        return fn(p)
 
-            return wait_io_bus(self, p)
-        if op == PIN_IRQ:
-            return b""  # a bare bus drives no inputs: no edges to report
-        if op == PIN_EDGES:
-            return b""
-        if op == PIN_WRITE:
-            self.pins[p[0]] = p[1]
-            if self.on_pin:
-                self.on_pin(p[0], p[1], now)
-            return b""
-        if op == PIN_READ:
-            return bytes([self.pins.get(p[0], 0)])
-        if op == ADC_READ:
-            fn = self.adc.get(p[0])
-            return struct.pack(">H", max(0, min(4095, int(fn(now)))) if fn else 0)
-        if op == EVENT:
-            if self.on_event:
-                self.on_event(p.decode("utf-8", "replace"), now)
-            return b""
-        raise OSError(errno.EINVAL, "unknown op")
+    # -- the bare bus's answers -----------------------------------------------------------------------------
+    def _i2c_write(self, p):
+        if not self._i2c_dev(p[0], p[1]).write(bytes(p[2:])):
+            raise OSError(errno.ENODEV, "NACK")
+        return b""
+
+    def _i2c_read(self, p):
+        data = self._i2c_dev(p[0], p[1]).read(struct.unpack(">H", p[2:4])[0])
+        if data is None:
+            raise OSError(errno.ENODEV, "NACK")
+        return bytes(data)
+
+    def _i2c_scan(self, p):
+        return bytes(sorted(a for a, d in self.i2c.get(p[0], {}).items() if d.present))
+
+    def _uart_write(self, p):
+        self._uart(p[0]).write(bytes(p[1:]))
+        return b""
+
+    def _uart_read(self, p):
+        return self._uart(p[0]).read(struct.unpack(">H", p[1:3])[0])
+
+    def _uart_any(self, p):
+        return struct.pack(">H", min(self._uart(p[0]).any(), 0xFFFF))
+
+    def _run_clock(self, ms: int) -> int:
+        if self.on_sleep:
+            self.on_sleep(ms)
+        t = self.clock.advance(ms)
+        for dev in self.uart.values():
+            dev.poll(t)
+        return t
+
+    def _sleep(self, p):
+        return struct.pack(">Q", self._run_clock(struct.unpack(">I", p[:4])[0]))
+
+    def _wait(self, p):
+        # whole milliseconds on a bare bus: the end rounded up, the cap (a timer) honoured
+        now = self.clock.now_ms()
+        rel, us, cap = struct.unpack(">BQQ", p[:17])
+        end = now * 1000 + us if rel else us
+        stop = min(end, cap) if cap else end
+        ms = max(0, -(-(stop - now * 1000) // 1000))
+        if ms:
+            self._run_clock(ms)
+        return struct.pack(">QQ", self.clock.now_ms() * 1000, end)
+
+    def _wait_io(self, p):
+        from .iowait import wait_io_bus
+
+        return wait_io_bus(self, p)
+
+    def _pin_write(self, p):
+        self.pins[p[0]] = p[1]
+        if self.on_pin:
+            self.on_pin(p[0], p[1], self.clock.now_ms())
+        return b""
+
+    def _adc_read(self, p):
+        fn = self.adc.get(p[0])
+        return struct.pack(">H", max(0, min(4095, int(fn(self.clock.now_ms())))) if fn else 0)
+
+    def _event(self, p):
+        if self.on_event:
+            self.on_event(p.decode("utf-8", "replace"), self.clock.now_ms())
+        return b""
 
     def _i2c_dev(self, bus, addr):
         dev = self.i2c.get(bus, {}).get(addr)

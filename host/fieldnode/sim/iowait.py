@@ -18,8 +18,9 @@ in wall time (a real-time board, or a poll with no deadline and nothing due on t
 import struct
 import time
 
-WAIT_IO = 0x25
-REALTIME, IDLE, DATA = 1, 2, 4
+from .hwops import ops
+
+REALTIME, IDLE, DATA = ops.IO_REALTIME, ops.IO_IDLE, ops.IO_DATA
 UART_CHECK_S = 0.01  # wall-time waits look at the watched UARTs this often (a test may feed one from a thread)
 
 
@@ -46,37 +47,38 @@ def _next_change_us(devs, now_us: int):
 
 def wait_io(board, end_us: int, cap_us: int, wall_us: int, uarts: bytes) -> tuple[int, int]:
     """Run ``board``'s clock as described in the module docstring; returns (the time reached in us, flags)."""
+    pins, tb = board.pins, board.time
     devs = [board.bus.uart[u] for u in uarts if u in board.bus.uart]
     stops = [t for t in (end_us, cap_us) if t]
     stop = min(stops) if stops else None
     flags = 0
     if board.clock.realtime:
         flags |= REALTIME
-        wall_end = board.mono_us() + wall_us
-        while not (board._edges or board._stop.is_set()):
+        wall_end = tb.mono_us() + wall_us
+        while not (pins.pending() or tb.stopped.is_set()):
             if _readable(devs):
                 flags |= DATA
                 break
-            now = board.mono_us()
+            now = tb.mono_us()
             limit = min(t for t in (stop, wall_end) if t is not None)
             if now >= limit:
                 break
-            board._edge_evt.clear()
-            if board._edges:
+            pins.changed.clear()
+            if pins.pending():
                 break
-            board._edge_evt.wait(min(UART_CHECK_S, (limit - now) / 1e6 / max(board.clock.speed, 1e-6)))
-            board._apply_pins(board.clock.now_ms())
+            pins.changed.wait(min(UART_CHECK_S, (limit - now) / 1e6 / max(board.clock.speed, 1e-6)))
+            pins.apply(board.clock.now_ms())
         board.tick()
-        return board.mono_us(), flags
-    while not board._edges:
+        return tb.mono_us(), flags
+    while not pins.pending():
         if _readable(devs):
             flags |= DATA
             break
-        now = board.mono_us()
+        now = tb.mono_us()
         if stop is not None and now >= stop:
             break
-        with board._lock:
-            pin = board._pin_schedule[0][0] * 1000 if board._pin_schedule else None
+        pin = pins.next_ms()
+        pin = pin * 1000 if pin is not None else None
         nxt = [t for t in (stop, pin if pin is not None and pin > now else None, _next_change_us(devs, now))
                if t is not None]
         if not nxt:
@@ -84,22 +86,22 @@ def wait_io(board, end_us: int, cap_us: int, wall_us: int, uarts: bytes) -> tupl
             # user) can end this wait. The clock stands still meanwhile; wall time is the program's to give.
             flags |= IDLE
             t_end = time.monotonic() + wall_us / 1e6
-            while not (board._edges or board._stop.is_set() or _readable(devs)):
+            while not (pins.pending() or tb.stopped.is_set() or _readable(devs)):
                 left = t_end - time.monotonic()
                 if left <= 0:
                     break
-                board._edge_evt.clear()
-                if not board._edges:
-                    board._edge_evt.wait(min(UART_CHECK_S, left))
-                board._apply_pins(board.clock.now_ms())
+                pins.changed.clear()
+                if not pins.pending():
+                    pins.changed.wait(min(UART_CHECK_S, left))
+                pins.apply(board.clock.now_ms())
             break
-        board._advance_us(min(nxt) - now)
-        if stop is None and not (board._edges or _readable(devs)):
+        tb.advance_us(min(nxt) - now)
+        if stop is None and not (pins.pending() or _readable(devs)):
             break  # a wait without deadline goes one step at a time: the program looks at its sockets between
     if _readable(devs):
         flags |= DATA
     board.tick()
-    return board.mono_us(), flags
+    return tb.mono_us(), flags
 
 
 def wait_io_bus(bus, payload: bytes) -> bytes:

@@ -1,8 +1,9 @@
 """The physical world around a simulated node: what its sensors would measure, as functions of virtual time.
 
-A scenario's ``"environment"`` section becomes an ``Environment`` with ``Environment.from_dict(d)``. Every value
-is a pure function of the time since the scenario started, so a run is repeatable and a model can ask for any
-instant (the MPU6886 model asks for every millisecond of a vibration window).
+A scenario's ``"environment"`` section becomes an ``Environment`` with ``Environment.from_dict(d)`` (the value
+specs of its quantities are ``sim/signals.py``'s). Every value is a pure function of the time since the scenario
+started, so a run is repeatable and a model can ask for any instant (the MPU6886 model asks for every millisecond
+of a vibration window).
 
 Keys of the ``"environment"`` section (all optional)::
 
@@ -45,14 +46,16 @@ amplitude is ``initial_g`` at ``start_s`` and grows by ``growth_g_per_hour`` up 
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
+from .signals import SPEC_KINDS, make_source, number
+
+__all__ = ["Environment", "Fault", "Bearing", "Vibration", "DEFAULTS", "core2_demo", "gauss", "make_source",
+           "SPEC_KINDS"]
 
 DEFAULTS = {
     "temperature_c": 22.0,
@@ -71,7 +74,6 @@ DEFAULTS = {
 }
 FAULT_KINDS = {"stuck", "noise", "drift", "offset", "removed", "bus_error"}
 CHIP_FAULTS = {"removed", "bus_error"}
-SPEC_KINDS = ("sine", "ramp", "csv", "steps", "sum", "const")
 
 _M64 = (1 << 64) - 1
 
@@ -98,130 +100,6 @@ def gauss(seed: int, name: str, tick: int) -> float:
     u1 = ((k >> 11) + 1) / 9007199254740993.0
     u2 = (_mix(k) >> 11) / 9007199254740992.0
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-# -- value sources ---------------------------------------------------------------------------------------------
-def _num(d, key, where, default=None):
-    v = d.get(key, default)
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        raise ConfigError(f"environment: {where}.{key}: {v!r} is not a number", "write a number")
-    return float(v)
-
-
-def _load_csv(path: Path, time_col, value_col, where):
-    if not path.exists():
-        raise ConfigError(f"environment: {where}.csv: no file {path}", "give a path relative to the scenario file")
-    times, values = [], []
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        cols = reader.fieldnames or []
-        for need in (time_col, value_col):
-            if need not in cols:
-                raise ConfigError(f"environment: {where}.csv: {path.name} has no column {need!r}",
-                                  f"columns are {cols}")
-        t0 = None
-        for i, row in enumerate(reader, start=2):
-            raw_t, raw_v = row[time_col].strip(), row[value_col].strip()
-            try:
-                t = float(raw_t)
-            except ValueError:
-                try:
-                    t = datetime.fromisoformat(raw_t).timestamp()
-                except ValueError:
-                    raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: time {raw_t!r} is neither "
-                                      "seconds nor an ISO date", "fix the row")
-            try:
-                v = float(raw_v)
-            except ValueError:
-                raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: value {raw_v!r} is not a number",
-                                  "fix the row")
-            t0 = t if t0 is None else t0
-            if times and t - t0 < times[-1]:
-                raise ConfigError(f"environment: {where}.csv: {path.name} line {i}: time goes backwards",
-                                  "sort the file by time")
-            times.append(t - t0)
-            values.append(v)
-    if not times:
-        raise ConfigError(f"environment: {where}.csv: {path.name} has no rows", "give at least one row")
-    return times, values
-
-
-def make_source(spec, where: str, base: Path | None = None):
-    """Turn a quantity spec into ``f(t_s) -> float``. Raises ConfigError naming ``where`` when malformed."""
-    if isinstance(spec, bool) or spec is None:
-        raise ConfigError(f"environment: {where}: {spec!r} is not a value", f"use a number or one of {SPEC_KINDS}")
-    if isinstance(spec, (int, float)):
-        v = float(spec)
-        return lambda t: v
-    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in SPEC_KINDS:
-        raise ConfigError(f"environment: {where}: {spec!r} is not a value spec",
-                          f"use a number or an object with one key of {SPEC_KINDS}")
-    kind, p = next(iter(spec.items()))
-    w = f"{where}.{kind}"
-    if kind == "const":
-        v = float(p)
-        return lambda t: v
-    if kind == "sine":
-        mean, amp = _num(p, "mean", w, 0.0), _num(p, "amplitude", w, 0.0)
-        period, phase = _num(p, "period_s", w), _num(p, "phase_s", w, 0.0)
-        if period <= 0:
-            raise ConfigError(f"environment: {w}.period_s must be positive", "give the period in seconds")
-        return lambda t: mean + amp * math.sin(2 * math.pi * (t + phase) / period)
-    if kind == "ramp":
-        a, b = _num(p, "from", w), _num(p, "to", w)
-        start, over = _num(p, "start_s", w, 0.0), _num(p, "over_s", w)
-        if over <= 0:
-            raise ConfigError(f"environment: {w}.over_s must be positive", "give the ramp's duration in seconds")
-        return lambda t: a if t <= start else b if t >= start + over else a + (b - a) * (t - start) / over
-    if kind == "steps":
-        if not isinstance(p, list) or not p or not all(isinstance(s, list) and len(s) == 2 for s in p):
-            raise ConfigError(f"environment: {w}: expected [[t_s, value], ...]", "list time/value pairs")
-        pts = sorted((float(a), float(b)) for a, b in p)
-
-        def steps(t):
-            v = pts[0][1]
-            for ts, val in pts:
-                if t >= ts:
-                    v = val
-            return v
-
-        return steps
-    if kind == "sum":
-        if not isinstance(p, list) or not p:
-            raise ConfigError(f"environment: {w}: expected a list of specs", "list the parts to add")
-        parts = [make_source(s, f"{w}[{i}]", base) for i, s in enumerate(p)]
-        return lambda t: sum(f(t) for f in parts)
-    # csv
-    if not isinstance(p, (dict, str)):
-        raise ConfigError(f"environment: {w}: expected a file name or an object", "give {\"path\": ...}")
-    p = {"path": p} if isinstance(p, str) else p
-    path = Path(p.get("path", ""))
-    if base is not None and not path.is_absolute():
-        path = base / path
-    times, values = _load_csv(path, p.get("time_column", "timestamp"), p.get("column", "value"), w)
-    scale = _num(p, "time_scale", w, 1.0)
-    loop = bool(p.get("loop", False))
-    span = times[-1]
-
-    def series(t):
-        t = t * scale
-        if loop and span > 0:
-            t = t % span
-        if t <= 0:
-            return values[0]
-        if t >= span:
-            return values[-1]
-        lo, hi = 0, len(times) - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if times[mid] <= t:
-                lo = mid
-            else:
-                hi = mid
-        t0, t1 = times[lo], times[hi]
-        return values[lo] + (values[hi] - values[lo]) * (t - t0) / (t1 - t0) if t1 > t0 else values[hi]
-
-    return series
 
 
 @dataclass
@@ -398,10 +276,10 @@ def _parse_fault(f, i) -> Fault:
     target = f.get(key)
     if not isinstance(target, str) or not target:
         raise ConfigError(f"environment: {where}.{key}: missing", f"name the {key} the {kind} fault applies to")
-    start = _num(f, "start_s", where, 0.0)
+    start = number(f, "start_s", where, 0.0)
     end = f.get("end_s")
     if end is not None:
-        end = _num(f, "end_s", where)
+        end = number(f, "end_s", where)
         if end <= start:
             raise ConfigError(f"environment: {where}.end_s: {end} is not after start_s {start}", "")
     params = {k: v for k, v in f.items() if k not in ("kind", key, "start_s", "end_s")}
@@ -425,7 +303,7 @@ def _parse_vibration(v) -> Vibration:
         vb.gravity_g = tuple(float(x) for x in g)
     for k in ("shaft_hz", "imbalance_g", "noise_g"):
         if k in v:
-            setattr(vb, k, _num(v, k, "vibration"))
+            setattr(vb, k, number(v, k, "vibration"))
     if v.get("bearing") is not None:
         b = v["bearing"]
         if not isinstance(b, dict):
@@ -435,7 +313,7 @@ def _parse_vibration(v) -> Vibration:
             if not hasattr(bearing, k):
                 raise ConfigError(f"environment: vibration.bearing.{k}: unknown key",
                                   f"allowed: {sorted(Bearing.__dataclass_fields__)}")
-            setattr(bearing, k, int(b[k]) if k == "axis" else _num(b, k, "vibration.bearing"))
+            setattr(bearing, k, int(b[k]) if k == "axis" else number(b, k, "vibration.bearing"))
         if bearing.defect_hz <= 0 or bearing.decay_ms <= 0:
             raise ConfigError("environment: vibration.bearing: defect_hz and decay_ms must be positive", "")
         if bearing.axis not in (0, 1, 2):

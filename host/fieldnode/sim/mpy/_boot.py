@@ -18,6 +18,7 @@ def _start():
     import socket  # noqa: F401  (the gated one, sim/mpy/socket.py)
     import usocket  # noqa: F401
     import _irq  # noqa: F401  (machine.Timer, Pin.irq: loaded on first use elsewhere, here before the unmount)
+    import _uart  # noqa: F401  (machine.UART: likewise)
     import vfs
     import os
 

@@ -1,4 +1,4 @@
-# The MicroPython side of the virtual board's hardware bus (see host/fieldnode/sim/hwbus.py for the frames).
+# The MicroPython side of the virtual board's hardware bus (the frames and op codes: _hwops.py).
 # One TCP connection to the host simulator, opened on first use from FIELDNODE_HWBUS=host:port.
 #
 # A request and its answer must not be split by a soft interrupt (sim/mpy/_irq.py): the VM runs scheduled
@@ -8,6 +8,8 @@
 import os
 import struct
 import sys
+
+from _hwops import *  # noqa: F403 - the op codes and status bits, one table for both ends (_hwops.py)
 
 
 def _port_socket():
@@ -31,28 +33,10 @@ def _port_socket():
 
 socket = _port_socket()
 
-I2C_WRITE = 0x01
-I2C_READ = 0x02
-I2C_SCAN = 0x03
-UART_WRITE = 0x10
-UART_READ = 0x11
-UART_ANY = 0x12
-TIME = 0x20
-SLEEP = 0x21
-MONO_US = 0x23
-WAIT = 0x24
-WAIT_IO = 0x25
-PIN_WRITE = 0x30
-PIN_READ = 0x31
-PIN_IRQ = 0x32
-PIN_EDGES = 0x33
-ADC_READ = 0x40
-EVENT = 0x50
-
 _sock = None
 _hold = 0
 _in_pending = False
-pending = None  # called when an answer says events wait for the program (status bit 0x80); set by _irq
+pending = None  # called when an answer says events wait for the program (status bit PENDING); set by _irq
 resume = None  # called once the last hold() is released; set by _irq while it has callbacks put off
 
 
@@ -111,7 +95,7 @@ def call(op, payload=b""):
         raise
     finally:
         _hold -= 1
-    if status & 0x80 and pending is not None and not _in_pending:
+    if status & PENDING and pending is not None and not _in_pending:  # noqa: F405
         _in_pending = True
         try:
             pending()
@@ -122,25 +106,3 @@ def call(op, payload=b""):
     if status & 0x7F:
         raise OSError(status & 0x7F)
     return data
-
-# Board ops (host side: host/fieldnode/sim/boardbus.py; keep in step)
-MONO = 0x22  # -> ms:u64 (virtual time since the board's clock began: what ticks count, not moved by RTC sets)
-FLASH_READ = 0x60  # addr:u32 n:u16 -> data
-FLASH_PROGRAM = 0x61  # addr:u32 data -> '' (NOR: bits only go 1 -> 0)
-FLASH_ERASE = 0x62  # addr:u32 n:u32 -> '' (whole 4 KiB sectors)
-PARTITIONS = 0x63  # -> json [[label, type, subtype, offset, size], ...]
-OTA_BOOT = 0x64  # -> json {"running": label, "boot": label}; payload label -> set the boot partition
-OTA_VALID = 0x65  # -> '' mark the running app valid (OSError when rollback is not built in)
-BOOT_INFO = 0x68  # -> json {"mode", "reset_cause", "wake_reason", "uid", "board", "freq"}
-RTC_MEM = 0x69  # '' -> data (read); 0x01 data -> '' (write)
-RTC_SET = 0x6A  # epoch_ms:u64 -> '' (RTC.datetime(...) sets the wall clock)
-DEEPSLEEP = 0x70  # ms:u32 (0: until a wake source) -> never answers: the process ends here
-LIGHTSLEEP = 0x71  # ms:u32 -> json {"wake": reason, "t": ms}
-RESET = 0x72  # kind:u8 (0 machine.reset, 1 bootloader) -> never answers
-FREQ = 0x73  # hz:u32 -> '' (the CPU clock, for the energy timeline)
-WDT_START = 0x74  # ms:u32 -> ''
-WDT_FEED = 0x75  # -> ''
-WAKE_CONF = 0x76  # json {"ext0": [pin, level] | None, "ext1": [[pins], level] | None, "pins": {...}} -> ''
-WLAN = 0x80  # json request -> json answer
-NVS_LOAD = 0x84  # namespace -> json {key: [kind, value]}
-NVS_STORE = 0x85  # json {"ns": namespace, "data": {...}} -> ''

@@ -2,7 +2,6 @@
 # and the machine module pages), routed to the simulator's models over the hardware bus (_hwbus).
 # Same names, signatures and errors: an I2C NACK raises OSError(ENODEV) as the ESP32 port does.
 import _hwbus
-import io
 import micropython
 import struct
 import sys
@@ -137,91 +136,6 @@ class SoftI2C(I2C):
     # A bit-banged bus on any pins: the simulator finds it by its SDA pin (bus key 0x80 | sda).
     def __init__(self, scl, sda, *, freq=400000, timeout=50000):
         super().__init__(0x80 | _pin_id(sda), freq=freq)
-
-
-class UART(io.IOBase):
-    # A stream, as the port's UART is: select.poll and asyncio.StreamReader poll it with ioctl(MP_STREAM_POLL).
-    INV_TX = 1
-    INV_RX = 2
-
-    def __init__(self, id, baudrate=115200, *, tx=None, rx=None, timeout=0, timeout_char=0, rxbuf=256, **kw):
-        self._id = id
-        self._poll_uart = id  # sim/mpy/select.py: a poll that waits for this UART asks the board to stop at its data
-        self.baudrate = baudrate
-        self._timeout = timeout
-
-    def init(self, baudrate=115200, *, timeout=None, **kw):
-        self.baudrate = baudrate
-        if timeout is not None:
-            self._timeout = timeout
-
-    def deinit(self):
-        pass
-
-    def any(self):
-        d = _hwbus.call(_hwbus.UART_ANY, bytes([self._id]))
-        return (d[0] << 8) | d[1]
-
-    def _wait(self):
-        # Blocking reads wait up to `timeout` ms for the first byte, on the virtual clock.
-        left = self._timeout
-        while left > 0 and not self.any():
-            step = 10 if left > 10 else left
-            time.sleep_ms(step)
-            left -= step
-
-    def read(self, nbytes=-1):
-        # uart_read_bytes on the ESP32 (C) runs no callback while it waits: they come after it returns
-        _hwbus.hold()
-        try:
-            self._wait()
-            n = self.any()
-            if not n:
-                return None
-            if nbytes is not None and nbytes >= 0:
-                n = min(n, nbytes)
-            return _hwbus.call(_hwbus.UART_READ, struct.pack(">BH", self._id, n))
-        finally:
-            _hwbus.release()
-
-    def readinto(self, buf, nbytes=-1):
-        want = len(buf) if nbytes is None or nbytes < 0 else nbytes
-        data = self.read(want)
-        if not data:
-            return None
-        buf[: len(data)] = data
-        return len(data)
-
-    def readline(self):
-        line = b""
-        _hwbus.hold()
-        try:
-            while True:
-                c = self.read(1)
-                if not c:
-                    return line or None
-                line += c
-                if c == b"\n":
-                    return line
-        finally:
-            _hwbus.release()
-
-    def write(self, buf):
-        _hwbus.call(_hwbus.UART_WRITE, bytes([self._id]) + bytes(buf))
-        return len(buf)
-
-    def ioctl(self, req, arg):
-        # As ports/esp32/machine_uart.c answers MP_STREAM_POLL (3): readable while the RX buffer holds data, always
-        # writable (the port's "FIXME: uart_tx_any_room"); other requests EINVAL
-        if req == 3:
-            return (1 if arg & 1 and self.any() else 0) | (arg & 4)
-        return -22
-
-    def flush(self):
-        pass
-
-    def txdone(self):
-        return True
 
 
 class ADC:
@@ -434,10 +348,15 @@ class WDT:
 
 
 def __getattr__(name):
-    # machine.Timer lives with the rest of the soft-interrupt code (sim/mpy/_irq.py), loaded on first use: its
-    # source costs heap, which a program without timers keeps (the unix port compiles these shims into its heap).
+    # machine.Timer lives with the rest of the soft-interrupt code (sim/mpy/_irq.py) and machine.UART in
+    # sim/mpy/_uart.py, each loaded on first use: their code costs heap, which a program without timers (a Wi-Fi
+    # board without a modem UART) keeps (the shims' bytecode is loaded into the unix port's heap).
     if name == "Timer":
         import _irq
 
         return _irq.Timer
+    if name == "UART":
+        import _uart
+
+        return _uart.UART
     raise AttributeError(name)

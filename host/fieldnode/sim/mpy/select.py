@@ -36,7 +36,7 @@ POLLHUP = _b.POLLHUP
 GRACE_MS = 200
 SLICE_MS = 20
 _WALL_US = 1000000  # without sockets the board may wait this long in wall time for a pin driven from elsewhere
-_RT_IDLE = 3  # WAIT_IO's REALTIME | IDLE: the board did not run the clock for this wait
+_RT_IDLE = _hwbus.IO_REALTIME | _hwbus.IO_IDLE  # the board did not run the clock for this wait
 
 
 class poll:

@@ -1,7 +1,8 @@
 """Register-level models of the sensor chips, and the helpers that plug a board file's sensors into a HwBus.
 
-``MODELS`` maps a board file's sensor ``type`` to its model class; every model is built as ``cls(clock, addr, env)``
-and answers I2C transactions with the bytes the part would send (see each module's docstring for its datasheet).
+Which model stands in for which chip is ``fieldnode.parts.SENSORS`` (``MODELS`` here is a view of it: a board
+file's sensor ``type`` -> model class); every model is built as ``cls(clock, addr, env, **options)`` and answers I2C
+transactions with the bytes the part would send (see each module's docstring for its datasheet).
 
     from fieldnode import boards
     from fieldnode.sim.clock import VirtualClock
@@ -14,6 +15,7 @@ and answers I2C transactions with the bytes the part would send (see each module
     bus = HwBus(clock, i2c=build_bus_devices(board, clock, env), adc=build_adc(board, env))
 """
 
+from ... import parts
 from .adc import ct_source, light_source
 from .axp192 import AXP192
 from .bmp280 import BMP280
@@ -22,10 +24,10 @@ from .mpu6886 import MPU6886
 from .qmp6988 import QMP6988
 from .sht3x import SHT3x
 
-MODELS = {"sht3x": SHT3x, "qmp6988": QMP6988, "bmp280": BMP280, "mpu6886": MPU6886, "axp192": AXP192,
-          "ina219": INA219}
+_I2C = {name: p for name, p in parts.SENSORS.items() if p.bus == "i2c"}
+MODELS = {name: parts.model_class(p) for name, p in _I2C.items()}
 # Extra keys a board file's sensor entry may carry for the model (everything else is for the firmware).
-MODEL_OPTIONS = {"ina219": ("shunt_ohm",), "mpu6886": ("clock_ppm",)}
+MODEL_OPTIONS = {name: p.model_options for name, p in _I2C.items() if p.model_options}
 
 
 def _entries(board):
