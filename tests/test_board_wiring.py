@@ -5,8 +5,8 @@ import json
 
 import pytest
 from fieldnode import boards, parts
-from fieldnode.lab import scenario
 from fieldnode.errors import ConfigError
+from fieldnode.lab import scenario
 from fieldnode.lab.fleet import FleetRun
 from fieldnode.sim import sensors
 from fieldnode.sim.board import VirtualBoard

@@ -137,7 +137,7 @@ class Console:
             self._raw_phase = "boot" if mode == "raw" else None
             self._swallow = bytearray()
             self.state = "booting"
-        # A board made with ``run_main=False`` (fieldnode.lab.harness holding it at the REPL for a test) boots as a raw-REPL
+        # A board made with ``run_main=False`` (lab/harness.py holding it at the REPL for a test) boots as a raw-REPL
         # soft reboot does, without main.py: as if a client's Ctrl-C stopped main.py at once. Otherwise a main.py that
         # deep-sleeps would wake and sleep again for ever on virtual time, with no moment awake to connect in.
         b.begin_boot(mode if b.run_main else "raw", soft=soft)
