@@ -16,6 +16,10 @@ from mpremote.transport_serial import SerialTransport
 
 from .errors import DeviceError
 
+# What a board prints when it resets under a running command: the ESP32 ROM's boot line (esp-idf ROM bootloader,
+# "rst:0x1 (POWERON_RESET),boot:0x13 ..."), pyexec's soft-reboot line, and the friendly REPL's banner.
+RESET_MARKS = (b"rst:0x", b"MPY: soft reboot", b"\r\nMicroPython v")
+
 
 class Device:
     """A board in raw REPL. ``exec``/``eval`` run code on it; use as a context manager."""
@@ -38,24 +42,22 @@ class Device:
         release(self.t, resume=True)
 
 
-    def exec(self, code: str, timeout: int = 30) -> str:
-        """Run ``code``; return what it printed. A Python error on the board raises DeviceError with its last line."""
-        try:
-            out = self.t.exec_raw(code, timeout=timeout)
-        except TransportError as e:
-            raise DeviceError(f"{self.port}: the board stopped answering ({e})",
-                              "check the cable; press reset; is another program using the port?")
-        data, err = out
+    def exec(self, code: str, timeout: float = 30) -> str:
+        """Run ``code``; return what it printed. A Python error on the board raises DeviceError with its last line.
+        ``timeout`` bounds the whole run (see ``run``)."""
+        data, err = self.run(code, timeout)
         if err:
-            last = err.decode(errors="replace").strip().splitlines()[-1:] or ["error"]
+            last = err.strip().splitlines()[-1:] or ["error"]
             raise DeviceError(f"{self.port}: the board raised {last[0]}")
-        return data.decode(errors="replace")
+        return data
 
     def run(self, code: str, timeout: float = 30, watch=None) -> tuple[str, str]:
         """Run ``code``; return (what it printed, MicroPython's traceback or "") without raising for a Python
         error, so a caller can show the whole traceback. ``timeout`` is overall: after it the code is interrupted
-        (Ctrl-C) and DeviceError says so. ``watch()`` is called about once a second while waiting; what it raises
-        ends the wait (a board that reset under the code, say)."""
+        (Ctrl-C) and DeviceError says so. A board that resets under the code (its ROM boot line, a soft reboot
+        or the REPL banner in what it prints) ends the wait at once with DeviceError: a node that went back to its
+        cycle would otherwise keep the port busy with its own output and the verb would wait for ever. ``watch()``
+        is called about once a second while waiting; what it raises ends the wait too."""
         try:
             self.t.exec_raw_no_follow(code)
         except TransportError as e:
@@ -77,6 +79,10 @@ class Device:
                     data += self.t.read_until(1, b"\x04", timeout=0.2)
                 except (OSError, serial.SerialException) as e:
                     raise DeviceError(f"{self.port}: the board stopped answering ({e})", "reconnect, or reset it")
+                if any(m in data for m in RESET_MARKS):
+                    raise DeviceError(f"{self.port}: the board reset while running the command",
+                                      "it may have crashed, browned out or been reset: run the command again; "
+                                      "if it repeats, watch it with: fieldnode monitor --port PORT")
             parts.append(data[:-1].decode(errors="replace"))
         return parts[0], parts[1]
 

@@ -138,17 +138,29 @@ class ModemConsole:
         self.dtr = m.get("dtr") if m else None  # where wired, the passthrough drives it low to wake the modem
         self.earlier: list[str] = []  # lines that came before the last command's answer (see ``at``)
 
-    def _exec(self, code: str) -> str:
+    def _exec(self, code: str, timeout_s: float = 30) -> str:
+        """Run ``code`` on the board within ``timeout_s`` overall (a serial board through ``Device.run``: a
+        deadline, and a board that resets under the command ends the wait at once)."""
+        if hasattr(self.t, "exec_raw_no_follow"):
+            from .device import Device
+
+            out, err = Device(self.t, getattr(self.t, "device_name", "the board")).run(code, timeout_s)
+            if err:
+                self._refused(err)
+            return out
         try:
             out = self.t.exec(code)
         except Exception as e:  # mpremote's TransportExecError carries the device's traceback
-            msg = str(getattr(e, "error_output", "") or e)
-            if "ImportError" in msg or "no module named" in msg.lower():
-                raise DeviceError("the board's firmware has no net/passthrough.py",
-                                  "deploy the firmware first (fieldnode deploy)") from None
-            raise DeviceError(f"the board failed running the passthrough: {msg.strip().splitlines()[-1:]}",
-                              "reset the board and try again") from None
+            self._refused(str(getattr(e, "error_output", "") or e))
         return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+
+    @staticmethod
+    def _refused(msg: str):
+        if "ImportError" in msg or "no module named" in msg.lower():
+            raise DeviceError("the board's firmware has no net/passthrough.py",
+                              "deploy the firmware first (fieldnode deploy)") from None
+        raise DeviceError(f"the board failed running the passthrough: {msg.strip().splitlines()[-1:]}",
+                          "reset the board and try again") from None
 
     def at(self, line: str, timeout_ms: int = 5000) -> list[str]:
         """Send one AT command; return the modem's reply lines up to and including the final result code. What
@@ -156,7 +168,7 @@ class ModemConsole:
         flight) is kept apart in ``self.earlier``: it is never part of the reply."""
         cmd = check_at(line)
         out = self._exec(f"import net.passthrough as p\np.at({cmd!r}, {int(timeout_ms)}, {self.uart_id}, "
-                         f"{self.baud}, {self.tx!r}, {self.rx!r}, {self.dtr!r})\n")
+                         f"{self.baud}, {self.tx!r}, {self.rx!r}, {self.dtr!r})\n", timeout_ms / 1000 + 15)
         lines = [ln.rstrip("\r") for ln in out.splitlines() if ln.strip()]
         self.earlier = [ln[2:] for ln in lines if ln.startswith("~ ")]
         return [ln for ln in lines if not ln.startswith("~ ")]
@@ -165,7 +177,7 @@ class ModemConsole:
         """Run the firmware driver's up() on the board; its info() with 'up' and 'up_ms' added."""
         out = self._exec(f"import net.passthrough as p\np.diagnose({self.modem!r}, {self.uart_id}, {self.baud}, "
                          f"{self.pwrkey!r}, {json.dumps(json.dumps(cfg or {}))}, {int(deadline_ms)}, "
-                         f"{self.dtr!r})\n")
+                         f"{self.dtr!r})\n", deadline_ms / 1000 + 30)
         for ln in reversed(out.splitlines()):
             if ln.startswith("{"):
                 return json.loads(ln)

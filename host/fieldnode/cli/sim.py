@@ -4,6 +4,7 @@ simulation (fleets) are further subcommands of ``sim``."""
 import argparse
 import json
 import signal
+import sys
 import threading
 
 from ..errors import UsageError
@@ -17,7 +18,11 @@ def register(sub):
                         description="Start a virtual board: MicroPython with the ESP32 API, a littlefs root in a "
                                     "flash image, simulated sensors and modem. Use its port with mpremote, ampy "
                                     "or esptool (rfc2217:// URL for DTR/RTS resets). Runs until Ctrl-C.",
-                        epilog="example: fieldnode sim board --board m5stack-core2 --flash ./core2-flash")
+                        epilog="examples:\n  fieldnode sim board --board m5stack-core2 --flash ./core2-flash\n"
+                               "  fieldnode sim board --board lowpower-ref --no-sim     (rehearse modem --diagnose)\n"
+                               "while it runs, type a field action and Enter: sim out, sim in, coverage off, "
+                               "coverage on, denied, allowed, rssi -110",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("--board", required=True, help="board name (see: fieldnode boards)")
     b.add_argument("--flash", metavar="DIR", help="keep the flash image here between runs (default: temporary)")
     b.add_argument("--speed", type=float, default=1.0, help="virtual time per wall time (default 1.0)")
@@ -25,6 +30,12 @@ def register(sub):
     b.add_argument("--partitions", choices=("factory", "ota"), default="factory", help="partition layout")
     b.add_argument("--json", action="store_true", help="print the ports and then every board event as JSON lines")
     b.add_argument("--quiet", action="store_true", help="print only the ports")
+    b.add_argument("--scenario", metavar="FILE", help="a board scenario JSON: {\"modem\": {...}, \"env\": {...}, "
+                   "\"wifi\": {...}} (keys: see fieldnode/sim/modems/__init__.py)")
+    b.add_argument("--no-sim", action="store_true", help="start with no SIM in the modem")
+    b.add_argument("--no-coverage", action="store_true", help="start where no cell is heard")
+    b.add_argument("--denied", action="store_true", help="start with a network that refuses the SIM")
+    b.add_argument("--rssi", type=int, metavar="DBM", help="the signal the modem reports (default -83)")
     b.set_defaults(func=run_board)
     r = ssub.add_parser(
         "run", help="run one or many virtual boards on virtual time against a local collector",
@@ -91,7 +102,8 @@ def run_board(args, ready=None, stop_event=None):
 
     if args.speed <= 0:
         raise UsageError(f"--speed {args.speed}: must be a positive factor", "e.g. --speed 10 for ten times faster")
-    board = VirtualBoard(boards.load(args.board), flash_dir=args.flash,
+    scn = _board_scenario(args)
+    board = VirtualBoard(boards.load(args.board), flash_dir=args.flash, scenario=scn,
                          clock=VirtualClock(realtime=True, speed=args.speed), partitions=args.partitions)
     if args.json:
         board.on_event = lambda e: print(json.dumps(e), flush=True)
@@ -111,6 +123,7 @@ def run_board(args, ready=None, stop_event=None):
             ready(board)
         if stop_event is None:
             signal.signal(signal.SIGTERM, lambda *a: stop.set())
+            threading.Thread(target=_field_actions, args=(board, sys.stdin), daemon=True).start()
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -118,6 +131,42 @@ def run_board(args, ready=None, stop_event=None):
     finally:
         board.close()
     return 0
+
+
+def _board_scenario(args) -> dict:
+    """The board's scenario: --scenario's file, with --no-sim, --no-coverage, --denied and --rssi applied."""
+    from ..sim import field
+
+    scn = {}
+    if getattr(args, "scenario", None):
+        try:
+            with open(args.scenario) as f:
+                scn = json.load(f)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.scenario}: {e.strerror}", "give a board scenario JSON file")
+        except ValueError as e:
+            raise UsageError(f"{args.scenario} is not valid JSON: {e}", "fix the file")
+        if not isinstance(scn, dict):
+            raise UsageError(f"{args.scenario}: a board scenario is a JSON object", '{"modem": {...}, "env": {...}}')
+    opts = dict(no_sim=getattr(args, "no_sim", False), no_coverage=getattr(args, "no_coverage", False),
+                denied=getattr(args, "denied", False), rssi=getattr(args, "rssi", None))
+    if any(v for v in opts.values() if v is not None):
+        scn["modem"] = field.start_scenario(base=scn.get("modem"), **opts)
+    return scn
+
+
+def _field_actions(board, stream):
+    """Field actions typed while the board runs (sim out, coverage off, ...), one a line."""
+    from ..errors import FieldnodeError
+    from ..sim import field
+
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            print(f"field: {field.apply(board, line)}", flush=True)
+        except FieldnodeError as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
 
 
 def _print_event(e):
