@@ -36,6 +36,7 @@ from net.atline import LineReader, num  # noqa: F401  (num is part of this modul
 
 _LINE = const(256)
 _STEP = const(10)
+_KNOWN = (b"", None, None)  # what _urc() answers for a URC registered with known()
 
 
 class ATError(Exception):
@@ -70,8 +71,10 @@ class AT(LineReader):
         LineReader.__init__(self, uart, line_max, clock or time, step)
         self.banners = banners
         self._urcs = []  # (prefix, handler or None, test or None), see on()
+        self._known = []  # tuples of prefixes, see known()
         self._want = None  # prefix armed by expect()
         self._got = None  # the first line that matched it
+        self._reboot = False  # a banner seen outside a command, for the next command to report
         self.stray = 0
         self.timeouts = 0
         self.restarts = 0
@@ -84,10 +87,19 @@ class AT(LineReader):
         # command's answer has the URC's form. The first registration whose prefix matches a line takes it.
         self._urcs.append((prefix, handler, test))
 
+    def known(self, prefixes):
+        # Many URCs that nothing needs at once (a tuple of prefixes, kept by reference: no RAM per URC), after the
+        # registrations made with on().
+        self._known.append(prefixes)
+
     def _urc(self, line):
         for u in self._urcs:
             if line.startswith(u[0]):
                 return u
+        for t in self._known:
+            for p in t:
+                if line.startswith(p):
+                    return _KNOWN
         return None
 
     def _dispatch(self, line):
@@ -140,6 +152,11 @@ class AT(LineReader):
 
     def _run(self, command, timeout_ms, resp, data, raw, inline, deadline):
         self.poll(0)  # URCs that arrived while idle belong to no command
+        if self._reboot:
+            # a banner came since the last command (after its final result, or while idle): whatever the caller
+            # is doing assumes a modem state that is gone, so this command is not sent
+            self._reboot = False
+            raise ATError("restart", -1, command)
         dl = self._deadline(timeout_ms, deadline)
         self._late = 0
         self.write(command + b"\r")
@@ -150,15 +167,18 @@ class AT(LineReader):
             if line is None:
                 self.timeouts += 1
                 raise ATError("timeout", -1, command)
-            if line == b">":
+            if want_prompt and line == b">":
                 want_prompt = False
                 self.write(data)
                 continue
             self._latch(line)
-            if line[:2] == b"AT" or line[:2] == b"at":
-                # echo of the command line (ATE1); what came before this command's own echo is not its answer
+            if line.startswith(b"AT") or line.startswith(b"at"):
+                # echo of the command line (ATE1); what came before this command's own echo is not its answer:
+                # the modem sent it before it took the command, so it is a URC (of the answer's prefix: +CPIN:)
                 if line == command and lines:
-                    self.stray += len(lines)
+                    for x in lines:
+                        if not self._dispatch(x):
+                            self.stray += 1
                     lines = []
                 continue
             if line == b"OK" or line == b"SEND OK":
@@ -206,7 +226,9 @@ class AT(LineReader):
     def _route(self, line):
         # A line outside any command: the latch, then a restart banner or a URC; anything else is stray.
         self._latch(line)
-        if not self._banner(line) and not self._dispatch(line):
+        if self._banner(line):
+            self._reboot = True
+        elif not self._dispatch(line):
             self.stray += 1
 
     def wait(self, prefix, timeout_ms, deadline=None):
@@ -219,6 +241,9 @@ class AT(LineReader):
         self._want = self._got = None
         if got is not None and got.startswith(prefix):
             return got
+        if self._reboot and prefix not in self.banners:
+            self._reboot = False
+            raise ATError("restart", -1, prefix)
         dl = self._deadline(timeout_ms, deadline)
         self._late = 0
         while True:

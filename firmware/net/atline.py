@@ -33,6 +33,7 @@ class LineReader:
         self.clock = clock
         self.step = step
         self._line = bytearray(line_max)
+        self._view = memoryview(self._line)  # lines are copied out of it once (a bytearray slice would copy twice)
         self._n = 0
         self._skip = False
         self._rx = b""
@@ -151,5 +152,5 @@ class LineReader:
             e -= 1
         if s == e:
             return None
-        return bytes(buf[s:e])
+        return bytes(self._view[s:e])
 

@@ -51,6 +51,7 @@ class BG9x(Cellular):
         b"+QNTP:",  # AT+QNTP: OK, then +QNTP: <err>[,<time>] (NTP Application Note)
         b"+QMTRECV:",  # MQTT Application Note: a message on a subscribed topic
         b"+QMTSTAT:",  # MQTT Application Note: the connection's state changed
+        b"+QIOPEN:",  # TCP/IP AN 2.3.4: a socket's open result, after the OK (ours is latched by _open)
     )
     PWRKEY_MS = 750  # BG95/BG96 hardware design, turn on: PWRKEY low 500-1000 ms (BG96: at least 100 ms)
     BOOT_MS = 10000

@@ -83,7 +83,7 @@ class SIM7080G(Cellular):
             self.sock = False
 
     def _on_pdp(self, line):
-        if line.endswith(b"DEACTIVE"):
+        if line.endswith(b"DEACTIVE") and num(line, 9) == _PDP:  # +APP PDP: <pdpidx>,DEACTIVE
             self._lost_context()
 
     def _configure(self, dl):
