@@ -59,8 +59,8 @@ class Cellular(Power, L.Link):
         at.on(b"+CEREG:", self._on_cereg, G.cereg_urc)
         for b in self.BANNERS:
             at.on(b, self._on_restart)
-        for p in G.URCS + self.URCS:
-            at.on(p)
+        at.known(G.URCS)
+        at.known(self.URCS)
 
     # -- URCs ---------------------------------------------------------------------------------------------
     def _on_cereg(self, line):
