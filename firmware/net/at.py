@@ -75,6 +75,7 @@ class AT(LineReader):
         self._want = None  # prefix armed by expect()
         self._got = None  # the first line that matched it
         self._reboot = False  # a banner seen outside a command, for the next command to report
+        self._used = False  # a command has been sent
         self.stray = 0
         self.timeouts = 0
         self.restarts = 0
@@ -159,6 +160,7 @@ class AT(LineReader):
             raise ATError("restart", -1, command)
         dl = self._deadline(timeout_ms, deadline)
         self._late = 0
+        self._used = True
         self.write(command + b"\r")
         lines = []
         want_prompt = data is not None
@@ -227,7 +229,8 @@ class AT(LineReader):
         # A line outside any command: the latch, then a restart banner or a URC; anything else is stray.
         self._latch(line)
         if self._banner(line):
-            self._reboot = True
+            # before this engine's first command there was no modem state to lose (the module's boot banner)
+            self._reboot = self._used
         elif not self._dispatch(line):
             self.stray += 1
 
