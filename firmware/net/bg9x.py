@@ -39,9 +39,12 @@ def band_mask(bands):
 class BG9x(Cellular):
     MODEL = "bg9x"
     # RDY: the module has booted (and after an unexpected reset); POWERED DOWN: it is off (AT Commands Manual,
-    # AT+QPOWD: "OK", then "POWERED DOWN"; printed too when it powers itself down), so no answer will come.
+    # AT+QPOWD: "OK", then "POWERED DOWN"; Quectel's UG96 Hardware Design 3.7.2.1 words it so too), so no answer
+    # will come.
     BANNERS = (b"RDY", b"POWERED DOWN")
-    # URCs without a handler (net/at.py AT.on): never an answer, wherever they arrive.
+    # URCs without a handler (net/at.py AT.known): never an answer, wherever they arrive. The +QIURC forms are in
+    # the BG96 TCP/IP AN V1.2 section 2.3 (closed, recv, incoming full, incoming); the boot and PSM codes below are
+    # as the manuals named print them (their text could not be searched here; public BG95 drivers list the same).
     URCS = (
         b"APP RDY",  # BG95/BG77 boot, after RDY: the application core is up
         b"+QUSIM:",  # boot: +QUSIM: 1, a USIM card (AT Commands Manual, URC summary)

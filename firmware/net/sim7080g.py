@@ -34,7 +34,10 @@ class SIM7080G(Cellular):
     # V1.09 "Summary of Unsolicited Result Codes": RDY, NORMAL POWER DOWN, UNDER-VOLTAGE POWER DOWN, OVER-VOLTAGE
     # POWER DOWN; the SIM7080 Manual lists the same family of codes, its text could not be reached here).
     BANNERS = (b"RDY", b"NORMAL POWER DOWN", b"UNDER-VOLTAGE POWER DOWN", b"OVER-VOLTAGE POWER DOWN")
-    # URCs without a handler (net/at.py AT.on): never an answer, wherever they arrive.
+    # URCs without a handler (net/at.py AT.known): never an answer, wherever they arrive. The Manual's text could not
+    # be searched here: the forms are those of the command sections named, as SIMCom's SIM7000 Series AT Command
+    # Manual V1.06 (AT+CPSMSTATUS, 5.2.48) and public SIM7080 drivers print them; SIMCom's URC summary (SIM800 Series
+    # AT Command Manual V1.09) for the boot and voltage codes.
     URCS = (
         b"SMS Ready",  # boot, after +CPIN: READY (SIM7080 boot sequence; SIMCom URC summary "SMS Ready")
         b"Call Ready",  # SIMCom URC summary (AT+CIURC=1): phonebook ready; modules with voice print it at boot
