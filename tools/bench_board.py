@@ -82,18 +82,19 @@ def _transcripts():
     from fieldnode import fwbridge
 
     fwbridge.install()
-    ns = {}
-    exec(T.FAKES, ns)
+    from transcript_fakes import run_link
+
     rows = []
     for name, d in T.DIALECTS.items():
-        ns["run_link"](d)  # imports
+        run_link(d)  # imports
         n = 200
         t0 = time.perf_counter()
         for i in range(n):
-            ns["run_link"](d, [i % 30, i % 4, d["urcs"][i % len(d["urcs"])]])
+            run_link(d, [i % 30, i % 4, d["urcs"][i % len(d["urcs"])]])
         rows.append({"group": "at", "name": f"{name} up/send/time/down, CPython", "value":
                      (time.perf_counter() - t0) / n * 1000, "unit": "ms/run"})
     code = T.FAKES + """
+import json
 import time as _t
 d = json.loads(%r)
 run_link(d)
