@@ -188,9 +188,7 @@ def test_user_tests_on_a_virtual_board_and_nothing_left_behind(pytester):
     pytester.makepyfile(test_device=USER_TESTS)
     children, fds, threads = _children(), _fds(), threading.active_count()
 
-    t0 = time.monotonic()
-    res = pytester.runpytest("-p", "no:cacheprovider")
-    took = time.monotonic() - t0
+    res = pytester.runpytest("-p", "no:cacheprovider")  # its wall time: make bench (tools/bench_board.py)
 
     res.assert_outcomes(passed=5, failed=1)
     out = res.stdout.str()
@@ -199,7 +197,6 @@ def test_user_tests_on_a_virtual_board_and_nothing_left_behind(pytester):
                               "raised KeyError: missing", "*MicroPython traceback:", '*File "greet.py", line 7, in '
                               "broken", "*KeyError: missing"])
     assert "harness.py" not in out.split("test_a_failing_module", 1)[1].split("short test summary")[0]
-    assert took < 30, f"the user's six tests took {took:.1f} s"
     # teardown: no MicroPython, console or fork server process, no pseudo-terminal, socket or thread left over
     assert _settled(lambda: _children() <= children), f"left running: {_children() - children}"
     assert _settled(lambda: _fds()["pty"] <= fds["pty"] and _fds()["socket"] <= fds["socket"]), (_fds(), fds)

@@ -3,7 +3,11 @@
 # Usage:
 #     at = AT(machine.UART(1, 115200))
 #     at.on(b"+CEREG:", handler)             # URCs by prefix, at any time, also mid-command
+#     at.on(b"SMS Ready")                    # a URC the dialect lists that nothing needs: never taken for an answer
 #     lines = at.cmd(b"AT+CSQ", 300, b"+CSQ:")   # -> [b"+CSQ: 20,99"], raises ATError
+#     at.expect(b"+QIOPEN: 0,")              # an event that ends an operation: latched from now on, wherever it
+#     at.cmd(b'AT+QIOPEN=1,0,...', 1000)     # arrives (before, inside or after the command's answer) ...
+#     line = at.wait(b"+QIOPEN: 0,", 150000) # ... and wait() returns it at once if it came early
 #     at.send_data(b"AT+CASEND=0,5", b"hello", 10000)
 #     head, data = at.read_data(b"AT+CARECV=0,1460", b"+CARECV:", True, 2000)
 #
@@ -11,6 +15,14 @@
 # answers "<CR><LF>text<CR><LF>" lines and one final result code. Final results handled: OK, ERROR,
 # +CME ERROR: <n> (3GPP TS 27.007 section 9.2), +CMS ERROR: <n> (TS 27.005 section 3.2.5), and the send
 # results SEND OK / SEND FAIL (Quectel BG95 TCP/IP Application Note, section 2.3.7 AT+QISEND).
+#
+# Which line belongs to whom (a URC may arrive before the echo, between echo and answer, between answer and final
+# result, after it, split across reads at any byte): a line is a command's answer only while that command runs, only
+# after its echo when there is one (lines before the echo were sent before the modem took the command), and only if
+# it is not a URC the dialect registered with on(). A registered URC whose prefix is also the command's answer
+# prefix (+CPIN:, +CFUN:, +CEREG:) goes to the command unless the registration's test says the line has the URC's
+# form (+CEREG: <stat>,... against the read form +CEREG: <n>,<stat>,..., TS 27.007 section 10.1.22). An event that
+# a driver will wait for is armed with expect() before the command that causes it and latched wherever it arrives.
 #
 # Robustness: echo (ATE1) is recognised and dropped; empty lines, stray bytes and lines that are neither a
 # result nor a known URC are counted in `stray`; a line longer than the buffer is discarded up to its end
@@ -20,15 +32,11 @@
 import time
 from micropython import const
 
+from net.atline import LineReader, num  # noqa: F401  (num is part of this module's interface)
+
 _LINE = const(256)
 _STEP = const(10)
-_CHUNK = const(128)
-_PROMPT = const(62)  # '>'
-_CR = const(13)
-_LF = const(10)
-_SP = const(32)
-_COMMA = const(44)
-_LATE = const(8)
+_KNOWN = (b"", None, None)  # what _urc() answers for a URC registered with known()
 
 
 class ATError(Exception):
@@ -46,20 +54,6 @@ class ATError(Exception):
         return "%s: %s" % (c, self.kind)
 
 
-def num(line, i=0):
-    # The first unsigned integer in `line` at or after index i, or -1 (no allocation).
-    n = len(line)
-    while i < n and not (48 <= line[i] <= 57):
-        i += 1
-    if i >= n:
-        return -1
-    v = 0
-    while i < n and 48 <= line[i] <= 57:
-        v = v * 10 + line[i] - 48
-        i += 1
-    return v
-
-
 def fields(line, prefix):
     # b'+CSQ: 20,99' -> ['20', '99']; quotes removed. For parsing replies after they are accepted.
     s = line[len(prefix):].decode().strip()
@@ -72,150 +66,62 @@ def fields(line, prefix):
     return out
 
 
-class AT:
+class AT(LineReader):
     def __init__(self, uart, line_max=_LINE, clock=None, banners=(b"RDY",), step=_STEP):
-        self.uart = uart
-        self.clock = clock or time
+        LineReader.__init__(self, uart, line_max, clock or time, step)
         self.banners = banners
-        self.step = step
-        self._line = bytearray(line_max)
-        self._n = 0
-        self._skip = False
-        self._rx = b""
-        self._ri = 0
-        self._urcs = []
-        self._payload = None
-        self._late = 0
+        self._urcs = []  # (prefix, handler or None, test or None), see on()
+        self._known = []  # tuples of prefixes, see known()
+        self._want = None  # prefix armed by expect()
+        self._got = None  # the first line that matched it
+        self._reboot = False  # a banner seen outside a command, for the next command to report
+        self._used = False  # a command has been sent
         self.stray = 0
-        self.overflows = 0
         self.timeouts = 0
         self.restarts = 0
-        self.log = None  # callable(direction, bytes) for diagnostics
 
     # -- URC routing ------------------------------------------------------------------------------------
-    def on(self, prefix, handler):
-        # handler(line) is called for every line starting with prefix, whenever it arrives. Handlers only
-        # record; they must not send commands.
-        self._urcs.append((prefix, handler))
+    def on(self, prefix, handler=None, test=None):
+        # A URC by prefix. handler(line) is called for every such line, whenever it arrives (handlers only record;
+        # they must not send commands); None: a URC the dialect lists that nothing needs, recognised so that it is
+        # never taken for a command's answer. test(line) -> True when a line that also starts like the running
+        # command's answer has the URC's form. The first registration whose prefix matches a line takes it.
+        self._urcs.append((prefix, handler, test))
+
+    def known(self, prefixes):
+        # Many URCs that nothing needs at once (a tuple of prefixes, kept by reference: no RAM per URC), after the
+        # registrations made with on().
+        self._known.append(prefixes)
+
+    def _urc(self, line):
+        for u in self._urcs:
+            if line.startswith(u[0]):
+                return u
+        for t in self._known:
+            for p in t:
+                if line.startswith(p):
+                    return _KNOWN
+        return None
 
     def _dispatch(self, line):
-        for prefix, handler in self._urcs:
-            if line.startswith(prefix):
-                handler(line)
-                return True
-        return False
-
-    # -- bytes and lines --------------------------------------------------------------------------------
-    def _byte(self, deadline):
-        # Next received byte, or -1 once the deadline has passed (deadline None: only what has arrived).
-        # Past the deadline at most _LATE more chunks are taken, so a modem that never stops talking cannot
-        # hold the caller.
-        clock = self.clock
-        while True:
-            if self._ri < len(self._rx):
-                b = self._rx[self._ri]
-                self._ri += 1
-                return b
-            left = 0 if deadline is None else clock.ticks_diff(deadline, clock.ticks_ms())
-            if left <= 0:
-                self._late += 1
-                if self._late > _LATE:
-                    return -1
-            n = self.uart.any()
-            if n:
-                d = self.uart.read(n if n < _CHUNK else _CHUNK)
-                if d:
-                    if self.log:
-                        self.log("<", d)
-                    self._rx = d
-                    self._ri = 0
-                    continue
-            if left <= 0:
-                return -1
-            clock.sleep_ms(left if left < self.step else self.step)
-
-    def _raw(self, count, deadline):
-        # Exactly `count` bytes of binary payload (it may hold CR, LF, anything), or None at the deadline.
-        buf = bytearray(count)
-        for i in range(count):
-            b = self._byte(deadline)
-            if b < 0:
-                return None
-            buf[i] = b
-        return bytes(buf)
-
-    def _readline(self, deadline, prompt=False, raw=None, inline=False):
-        # One non-empty line without CR/LF and surrounding spaces; b">" for a data prompt when `prompt`;
-        # None at the deadline. With `raw`, a line starting with that prefix carries a binary payload of
-        # <n> bytes (the first number after the prefix), after the first comma that follows the number when
-        # `inline` (+CARECV: <n>,<data>), else after the line's end (+QIRD: <n><CR><LF><data>); the payload
-        # is left in self._payload.
-        buf = self._line
-        cap = len(buf)
-        while True:
-            b = self._byte(deadline)
-            if b < 0:
-                return None
-            if self._skip:
-                if b == _LF:
-                    self._skip = False
-                continue
-            if b == _LF:
-                line = self._take()
-                if line is None:
-                    continue
-                if raw is not None and not inline and line.startswith(raw):
-                    n = num(line, len(raw))
-                    if n > 0:
-                        self._payload = self._raw(n, deadline)
-                        if self._payload is None:
-                            return None
-                    else:
-                        self._payload = b""
-                return line
-            if self._n >= cap:
-                self._n = 0
-                self._skip = True
-                self.overflows += 1
-                continue
-            buf[self._n] = b
-            self._n += 1
-            if prompt and b == _PROMPT and self._blank(self._n - 1):
-                self._n = 0
-                return b">"
-            if inline and b == _COMMA and raw is not None:
-                line = self._peek()
-                if line.startswith(raw) and num(line, len(raw)) >= 0 and line.count(b",") == 1:
-                    self._n = 0
-                    self._payload = self._raw(num(line, len(raw)), deadline)
-                    if self._payload is None:
-                        return None
-                    return line[:-1]
-
-    def _blank(self, end):
-        for i in range(end):
-            c = self._line[i]
-            if c != _SP and c != _CR and c != _LF:
-                return False
+        u = self._urc(line)
+        if u is None:
+            return False
+        if u[1] is not None:
+            u[1](line)
         return True
 
-    def _peek(self):
-        s = 0
-        while s < self._n and self._line[s] in (_SP, _CR, _LF):
-            s += 1
-        return bytes(self._line[s: self._n])
+    def expect(self, prefix):
+        # Arm the latch: the first line starting with prefix from now on is kept for wait(), wherever it arrives.
+        # What had already arrived is routed first (poll): it came before the command that causes the event.
+        self.poll(0)
+        self._want = prefix
+        self._got = None
 
-    def _take(self):
-        buf = self._line
-        s, e = 0, self._n
-        self._n = 0
-        while s < e and (buf[s] == _SP or buf[s] == _CR or buf[s] == 0):
-            s += 1
-        while e > s and (buf[e - 1] == _SP or buf[e - 1] == _CR):
-            e -= 1
-        if s == e:
-            return None
-        return bytes(buf[s:e])
+    def _latch(self, line):
+        w = self._want
+        if w is not None and self._got is None and line.startswith(w):
+            self._got = line
 
     # -- commands ---------------------------------------------------------------------------------------
     def write(self, data):
@@ -247,8 +153,14 @@ class AT:
 
     def _run(self, command, timeout_ms, resp, data, raw, inline, deadline):
         self.poll(0)  # URCs that arrived while idle belong to no command
+        if self._reboot:
+            # a banner came since the last command (after its final result, or while idle): whatever the caller
+            # is doing assumes a modem state that is gone, so this command is not sent
+            self._reboot = False
+            raise ATError("restart", -1, command)
         dl = self._deadline(timeout_ms, deadline)
         self._late = 0
+        self._used = True
         self.write(command + b"\r")
         lines = []
         want_prompt = data is not None
@@ -257,12 +169,20 @@ class AT:
             if line is None:
                 self.timeouts += 1
                 raise ATError("timeout", -1, command)
-            if line == b">":
+            if want_prompt and line == b">":
                 want_prompt = False
                 self.write(data)
                 continue
-            if line[:2] == b"AT" or line[:2] == b"at":
-                continue  # echo of the command line (ATE1)
+            self._latch(line)
+            if line.startswith(b"AT") or line.startswith(b"at"):
+                # echo of the command line (ATE1); what came before this command's own echo is not its answer:
+                # the modem sent it before it took the command, so it is a URC (of the answer's prefix: +CPIN:)
+                if line == command and lines:
+                    for x in lines:
+                        if not self._dispatch(x):
+                            self.stray += 1
+                    lines = []
+                continue
             if line == b"OK" or line == b"SEND OK":
                 return lines
             if line == b"ERROR":
@@ -275,10 +195,12 @@ class AT:
                 raise ATError("send fail", -1, command)
             if self._banner(line):
                 raise ATError("restart", -1, command)
-            if resp is not None and line.startswith(resp):
-                lines.append(line)
-            elif self._dispatch(line):
-                pass
+            u = self._urc(line)
+            if resp is not None and line.startswith(resp) and (u is None or u[2] is None or not u[2](line)):
+                lines.append(line)  # the answer (a URC of the same prefix but not of the URC's form is the answer)
+            elif u is not None:
+                if u[1] is not None:
+                    u[1](line)
             elif resp is None:
                 lines.append(line)
             else:
@@ -301,12 +223,30 @@ class AT:
             line = self._readline(dl)
             if line is None:
                 return
-            if not self._banner(line) and not self._dispatch(line):
-                self.stray += 1
+            self._route(line)
+
+    def _route(self, line):
+        # A line outside any command: the latch, then a restart banner or a URC; anything else is stray.
+        self._latch(line)
+        if self._banner(line):
+            # before this engine's first command there was no modem state to lose (the module's boot banner)
+            self._reboot = self._used
+        elif not self._dispatch(line):
+            self.stray += 1
 
     def wait(self, prefix, timeout_ms, deadline=None):
-        # Wait for a line starting with prefix (typically a URC that ends an operation, such as
-        # +QIOPEN: or +APP PDP:); other URCs are routed meanwhile. Returns the line or None at the timeout.
+        # Wait for a line starting with prefix (typically a URC that ends an operation, such as +QIOPEN: or
+        # +APP PDP:); other URCs are routed meanwhile. Returns the line or None at the timeout; raises
+        # ATError("restart") on a banner that is not the prefix (a restarted modem will never send it). When
+        # expect(prefix) armed the latch and the line has already come (before or inside the command's answer),
+        # it is returned at once. The latch is disarmed on return.
+        got = self._got
+        self._want = self._got = None
+        if got is not None and got.startswith(prefix):
+            return got
+        if self._reboot and prefix not in self.banners:
+            self._reboot = False
+            raise ATError("restart", -1, prefix)
         dl = self._deadline(timeout_ms, deadline)
         self._late = 0
         while True:
@@ -316,7 +256,9 @@ class AT:
             if line.startswith(prefix):
                 self._dispatch(line)
                 return line
-            if not self._banner(line) and not self._dispatch(line):
+            if self._banner(line):
+                raise ATError("restart", -1, prefix)
+            if not self._dispatch(line):
                 self.stray += 1
 
     def sync(self, timeout_ms=1000, deadline=None):

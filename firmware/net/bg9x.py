@@ -38,7 +38,24 @@ def band_mask(bands):
 
 class BG9x(Cellular):
     MODEL = "bg9x"
-    BANNERS = (b"RDY",)  # printed when the module has booted (and after an unexpected reset)
+    # RDY: the module has booted (and after an unexpected reset); POWERED DOWN: it is off (AT Commands Manual,
+    # AT+QPOWD: "OK", then "POWERED DOWN"; Quectel's UG96 Hardware Design 3.7.2.1 words it so too), so no answer
+    # will come.
+    BANNERS = (b"RDY", b"POWERED DOWN")
+    # URCs without a handler (net/at.py AT.known): never an answer, wherever they arrive. The +QIURC forms are in
+    # the BG96 TCP/IP AN V1.2 section 2.3 (closed, recv, incoming full, incoming); the boot and PSM codes below are
+    # as the manuals named print them (their text could not be searched here; public BG95 drivers list the same).
+    URCS = (
+        b"APP RDY",  # BG95/BG77 boot, after RDY: the application core is up
+        b"+QUSIM:",  # boot: +QUSIM: 1, a USIM card (AT Commands Manual, URC summary)
+        b"+QIND:",  # +QIND: SMS DONE / PB DONE at boot, +QIND: "csq",... (AT+QINDCFG), +QIND: "FOTA",...
+        b"+QPSMTIMER:",  # AT+QCFG="psm/urc",1: +QPSMTIMER: <T3412>,<T3324> as granted (BG95 PSM Application Note)
+        b"PSM POWER DOWN",  # BG95: entering PSM (PSM Application Note); the UART answers again after a wake
+        b"+QNTP:",  # AT+QNTP: OK, then +QNTP: <err>[,<time>] (NTP Application Note)
+        b"+QMTRECV:",  # MQTT Application Note: a message on a subscribed topic
+        b"+QMTSTAT:",  # MQTT Application Note: the connection's state changed
+        b"+QIOPEN:",  # TCP/IP AN 2.3.4: a socket's open result, after the OK (ours is latched by _open)
+    )
     PWRKEY_MS = 750  # BG95/BG96 hardware design, turn on: PWRKEY low 500-1000 ms (BG96: at least 100 ms)
     BOOT_MS = 10000
     CCID = b"AT+QCCID"  # AT Commands Manual, AT+QCCID "Show ICCID": +QCCID: <ICCID>
@@ -60,7 +77,7 @@ class BG9x(Cellular):
 
     def _on_qiurc(self, line):
         # TCP/IP AN 2.4.1 +QIURC: "closed",<connectID>; 2.4.2 +QIURC: "recv",<connectID>; 2.4.5
-        # +QIURC: "pdpdeact",<contextID>
+        # +QIURC: "pdpdeact",<contextID>; the others ("incoming full", "incoming", "dnsgip") concern no socket of ours
         f = fields(line, b"+QIURC:")
         if not f:
             return
@@ -69,9 +86,8 @@ class BG9x(Cellular):
         elif f[0] == "closed" and len(f) >= 2 and f[1] == str(_SID):
             self.sock = False
             self.stale = True  # TCP/IP AN 2.4.1: the socket stays "closing" until AT+QICLOSE
-        elif f[0] == "pdpdeact":
-            self.active = False
-            self.sock = False
+        elif f[0] == "pdpdeact" and len(f) >= 2 and f[1] == str(_CTX):
+            self._lost_context()
 
     def _configure(self, dl):
         rat = self.cfg["rat"]
@@ -140,8 +156,10 @@ class BG9x(Cellular):
         if self.stale:
             self._close(dl)
         proto = b"UDP" if self.cfg["transport"] == "udp" else b"TCP"
+        done = b"+QIOPEN: %d," % _SID
+        self.at.expect(done)  # latched from now: a fast network answers before the OK has been read
         self._cmd(b'AT+QIOPEN=%d,%d,"%s","%s",%d,0,0' % (_CTX, _SID, proto, self.host.encode(), self.port), 1000, dl)
-        line = self.at.wait(b"+QIOPEN: %d," % _SID, min(150000, max(0, self._left(dl))), dl)
+        line = self.at.wait(done, min(150000, max(0, self._left(dl))), dl)
         if line is None:
             self._close(dl)
             return self._fail("socket open: no +QIOPEN before the deadline")
@@ -174,5 +192,14 @@ class BG9x(Cellular):
 
     def _power_off(self, dl):
         # AT Commands Manual, AT+QPOWD=1 "Power Off" (normal): OK, then POWERED DOWN when it is safe to cut power.
-        self._cmd(b"AT+QPOWD=1", 1000, dl)
-        self.at.wait(b"POWERED DOWN", 5000, dl)
+        # POWERED DOWN ends the command like a restart banner when it comes before the OK: then the module is off
+        # as asked, and not sent the command again (nor pressed with PWRKEY, which would switch it back on).
+        at = self.at
+        at.expect(b"POWERED DOWN")
+        try:
+            at.cmd(b"AT+QPOWD=1", 1000, None, dl)
+        except ATError:
+            if at.wait(b"POWERED DOWN", 0) is None:
+                raise
+            return
+        at.wait(b"POWERED DOWN", 5000, dl)

@@ -10,27 +10,23 @@
 #
 # up() is a state machine over what the modem says, not over what this object remembers: after a deep sleep the
 # firmware starts from nothing, finds the modem awake in PSM or registered, and skips what is already done
-# (a wake from PSM needs no new attach and no new context).
-#
-# UART sleep (only with a dtr pin): the module's own sleep between paging occasions (SIM7080G AT+CSCLK=1, BG9x
-# AT+QSCLK=1; SLEEP_ON) is what brings its idle current from several mA down to its DRX/eDRX figure during the PSM
-# active time (T3324) and in eDRX. With it on, the module sleeps while DTR is high and its UART then hears nothing;
-# DTR low wakes it. So up() first drives DTR low (awake), waits DTR_WAKE_MS and then talks; a module left asleep
-# with DTR high by the previous cycle answers like any other. up() turns the sleep on; down() drives DTR high (may
-# sleep) and holds that level through the MCU's deep sleep.
+# (a wake from PSM needs no new attach and no new context). Power, DTR and down() are in net/cellpower.py.
 import time
 from micropython import const
 
+from net import cell3gpp as G
 from net import link as L
 from net.at import AT, ATError, fields, num
+from net.cellpower import Power, drive as _drive  # noqa: F401  (_drive: net/passthrough.py imports it from here)
 
 _SIM_WAIT = const(10000)  # SIM initialisation after boot: +CME ERROR: 14 "SIM busy" until ready
 _REG_POLL = const(2000)  # between AT+CEREG? reads while waiting for registration (URCs end the wait early)
 
 
-class Cellular(L.Link):
+class Cellular(Power, L.Link):
     MODEL = "cellular"
     BANNERS = (b"RDY",)
+    URCS = ()  # the family's URCs that need no handler (net/cell3gpp.py URCS has the common ones)
     PWRKEY_MS = 1000  # press length to power on / wake from PSM
     BOOT_MS = 10000  # from PWRKEY release until the UART answers AT
     CCID = b"AT+CCID"
@@ -56,25 +52,43 @@ class Cellular(L.Link):
         self.active = False
         self.sock = False
         self.rx = False
+        self.lost = 0  # data context losses seen (+APP PDP: ...,DEACTIVE, +QIURC: "pdpdeact"), see up()
         self.host, self.port = L.endpoint(self.cfg["endpoint"])
-        self.at.on(b"+CEREG:", self._on_cereg)
+        at = self.at
+        # +CEREG: both the URC and the read form of AT+CEREG? start so: the test tells them apart (net/cell3gpp.py)
+        at.on(b"+CEREG:", self._on_cereg, G.cereg_urc)
         for b in self.BANNERS:
-            self.at.on(b, self._on_restart)
+            at.on(b, self._on_restart)
+        at.known(G.URCS)
+        at.known(self.URCS)
 
     # -- URCs ---------------------------------------------------------------------------------------------
     def _on_cereg(self, line):
-        f = fields(line, b"+CEREG:")
-        try:
-            stat = int(f[1]) if len(f) >= 2 and f[1].isdigit() else int(f[0])
-        except (ValueError, IndexError):
-            return  # a garbled URC is ignored, never fatal
+        # Either form (a read answer that came after its command's timeout is routed here too)
+        r = G.cereg(line)
+        if r is not None:
+            self._reg(r)
+
+    def _reg(self, r):
+        stat, act, a, t = r
         self.stat = stat
         self._note_reg(stat)
+        if act is not None:
+            self.act = act
+        if a is not None:
+            s = L.t3324_s(a)
+            self.psm = {"active_s": s, "tau_s": L.t3412_s(t), "t3324": a, "t3412": t} if s is not None else None
 
     def _on_restart(self, line):
         self.active = False
         self.sock = False
         self.rx = False
+
+    def _lost_context(self):
+        # The network or the module deactivated the data context: the socket went with it.
+        self.active = False
+        self.sock = False
+        self.lost += 1
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _left(self, dl):
@@ -102,8 +116,9 @@ class Cellular(L.Link):
     def _radio_off(self, dl):
         # AT+CFUN? answers +CFUN: <fun> (TS 27.007 8.2); 0 minimum functionality, 4 RF off
         try:
-            for line in self.at.cmd(b"AT+CFUN?", 1000, b"+CFUN:", dl):
-                return line[6:].strip() in (b"0", b"4")
+            lines = self.at.cmd(b"AT+CFUN?", 1000, b"+CFUN:", dl)
+            # the last: a boot URC "+CFUN: 1" may have come first (same prefix, same form)
+            return bool(lines) and lines[-1][6:].strip() in (b"0", b"4")
         except ATError as e:
             if e.kind == "restart" or self._left(dl) <= 0:
                 raise
@@ -113,64 +128,65 @@ class Cellular(L.Link):
     def up(self, deadline_ms):
         dl = time.ticks_add(time.ticks_ms(), deadline_ms)
         self.last_error = None
-        try:
-            self._dtr_low()
-            if not self._power_on(dl):
-                return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
-            self._try(b"ATE0", 300, dl)
-            self._try(b"AT+CMEE=1", 300, dl)
-            if self.dtr is not None and self.SLEEP_ON:
-                # UART sleep on, now that the modem answers: it takes effect only while DTR is high, i.e. after
-                # down(). Sent on every up(): the modules start with it off (a restart clears it). Without a dtr
-                # pin it is never sent: nothing could wake the module, whose DTR input would sit high (not
-                # driven; BG96 Hardware Design 3.4.1 lets the module sleep with DTR "high level or ... open"), and
-                # once asleep its UART would never answer again.
-                self._try(self.SLEEP_ON, 300, dl)
-            if self.pwrkey is None and self._radio_off(dl):
-                # down() left the radio off with AT+CFUN=0 (see there); full functionality again (TS 27.007 8.2;
-                # the manuals give CFUN up to 10 s)
-                self._try(b"AT+CFUN=1", 10000, dl)
-            self._identity(dl)  # IMEI and firmware answer even without a SIM: diagnostics want them
-            if not self._sim(dl):
-                return False
-            self._identity(dl)  # what the SIM could not say before it was ready
-            if not self._registered(dl):
-                self._configure(dl)
-                if not self._register(dl):
-                    return False
-            elif self.psm is None and self.cfg["psm"] is not None:
-                # Registered on its own before we configured it (a modem that powers up with the board): PSM was
-                # never asked for, and without it down() would have to switch the radio off. Ask now; the network
-                # answers with the next tracking-area update, and +CEREG (mode 4) reports what it granted.
-                self._psm_request(dl)
-                try:
-                    self._cereg(dl)
-                except ATError as e:
-                    if e.kind == "restart":
-                        raise
-            self._signal(dl)
-            if not self._activate(dl):
-                return False
-            self.active = True
-            return True
-        except ATError as e:
-            if e.kind == "restart":
-                return self._fail("modem restarted during setup (%s)" % e)
-            if e.kind == "timeout" and self._left(dl) <= 0:
-                return self._fail("deadline reached during %s" % e.cmd.decode())
-            return self._fail("modem error: %s" % e)
+        for attempt in range(2):
+            try:
+                return self._up(dl)
+            except ATError as e:
+                if e.kind == "restart":
+                    if not attempt and self._left(dl) > 0:
+                        # The module rebooted mid-setup (RDY after the first answered AT, a brown-out at the first
+                        # transmission): it has forgotten everything, so start over once.
+                        continue
+                    return self._fail("modem restarted during setup (%s)" % e)
+                if e.kind == "timeout" and self._left(dl) <= 0:
+                    return self._fail("deadline reached during %s" % e.cmd.decode())
+                return self._fail("modem error: %s" % e)
 
-    def _power_on(self, dl):
-        if self.at.sync(600 if self.dtr is None else self.DTR_SYNC_MS, dl):
-            return True
-        if self.pwrkey is None:
-            return self.at.sync(max(0, min(self.BOOT_MS, self._left(dl))), dl)
-        # PWRKEY: the GPIO drives the key low through the board's transistor while it is high. A press powers a
-        # modem that is off on, and wakes one in PSM (hardware design manuals, power-on and PSM wake-up).
-        self.pwrkey.value(1)
-        time.sleep_ms(max(0, min(self.PWRKEY_MS, self._left(dl))))
-        self.pwrkey.value(0)
-        return self.at.sync(max(0, min(self.BOOT_MS, self._left(dl))), dl)
+    def _up(self, dl):
+        self._dtr_low()
+        if not self._power_on(dl):
+            return self._fail("modem does not answer AT: check power, PWRKEY wiring and the UART pins")
+        self._try(b"ATE0", 300, dl)
+        self._try(b"AT+CMEE=1", 300, dl)
+        if self.dtr is not None and self.SLEEP_ON:
+            # UART sleep on, now that the modem answers: it takes effect only while DTR is high, i.e. after
+            # down(). Sent on every up(): the modules start with it off (a restart clears it). Without a dtr
+            # pin it is never sent: nothing could wake the module, whose DTR input would sit high (not
+            # driven; BG96 Hardware Design 3.4.1 lets the module sleep with DTR "high level or ... open"), and
+            # once asleep its UART would never answer again.
+            self._try(self.SLEEP_ON, 300, dl)
+        if self.pwrkey is None and self._radio_off(dl):
+            # down() left the radio off with AT+CFUN=0 (see there); full functionality again (TS 27.007 8.2;
+            # the manuals give CFUN up to 10 s)
+            self._try(b"AT+CFUN=1", 10000, dl)
+        self._identity(dl)  # IMEI and firmware answer even without a SIM: diagnostics want them
+        if not self._sim(dl):
+            return False
+        self._identity(dl)  # what the SIM could not say before it was ready
+        if not self._registered(dl):
+            self._configure(dl)
+            if not self._register(dl):
+                return False
+        elif self.psm is None and self.cfg["psm"] is not None:
+            # Registered on its own before we configured it (a modem that powers up with the board): PSM was
+            # never asked for, and without it down() would have to switch the radio off. Ask now; the network
+            # answers with the next tracking-area update, and +CEREG (mode 4) reports what it granted.
+            self._psm_request(dl)
+            try:
+                self._cereg(dl)
+            except ATError as e:
+                if e.kind == "restart":
+                    raise
+        self._signal(dl)
+        lost = self.lost
+        if not self._activate(dl):
+            return False
+        if self.lost != lost and not self._activate(dl):
+            # a deactivation URC came while the context was being checked or activated: it may be the newer
+            # news, so ask again (the read form answers at once when the context is still up)
+            return False
+        self.active = True
+        return True
 
     def _sim(self, dl):
         # AT+CPIN? (3GPP TS 27.007 section 8.3); +CME ERROR 10 SIM not inserted, 13 SIM failure, 14 SIM busy
@@ -188,7 +204,8 @@ class Cellular(L.Link):
                     raise
                 time.sleep_ms(500)
                 continue
-            state = lines[0][6:].strip() if lines else b""
+            # the last: a boot URC "+CPIN: READY" may have come first (same prefix, same form, older news)
+            state = lines[-1][6:].strip() if lines else b""
             if state == b"READY":
                 return True
             if time.ticks_diff(end, time.ticks_ms()) <= 0:
@@ -211,24 +228,18 @@ class Cellular(L.Link):
                 if e.kind == "restart" or self._left(dl) <= 0:
                     raise
                 continue
-            if least:
-                i[key] = _digits(lines, prefix, least)
-            elif lines:
-                i[key] = lines[-1].decode()
+            # only this command's lines: the URCs the dialect lists never reach them (SMS Ready is no revision)
+            i[key] = G.digits(lines, prefix, least) if least else G.text(lines, b"+CGMR:")
 
     def _cereg(self, dl):
         # AT+CEREG? read form: +CEREG: <n>,<stat>[,[<tac>],[<ci>],[<AcT>][,<cause_type>,<reject_cause>
         # [,[<Active-Time>],[<Periodic-TAU>]]]] (TS 27.007 section 10.1.22).
+        # The engine hands over only read-form lines: a URC +CEREG: <stat>,"<tac>",... in the middle of the
+        # answer goes to _on_cereg (its <tac> may look like a number, "1234", never a <stat>).
         for line in self._cmd(b"AT+CEREG?", 2000, dl, b"+CEREG:"):
-            f = fields(line, b"+CEREG:")
-            if len(f) >= 2 and f[1].isdigit():
-                self.stat = int(f[1])
-                self._note_reg(self.stat)
-                if len(f) >= 5 and f[4].isdigit():
-                    self.act = int(f[4])
-                if len(f) >= 9:
-                    a, t = L.t3324_s(f[7]), L.t3412_s(f[8])
-                    self.psm = {"active_s": a, "tau_s": t, "t3324": f[7], "t3412": f[8]} if a is not None else None
+            r = G.cereg(line)
+            if r is not None:
+                self._reg(r)
                 return self.stat
         return self.stat
 
@@ -261,6 +272,8 @@ class Cellular(L.Link):
             if left <= 0:
                 return self._fail("not registered before the deadline: %s, signal %s" % (
                     L.REG_NAMES.get(stat, "unknown"), "none" if self.rssi == 99 else "%d dBm" % L.csq_dbm(self.rssi)))
+            if self.stat in (1, 5) and self.stat != stat:
+                continue  # a +CEREG URC during AT+CSQ/AT+COPS? said registered: read it back now, no wait
             self.at.wait(b"+CEREG:", min(_REG_POLL, left), dl)
 
     def _signal(self, dl):
@@ -323,60 +336,6 @@ class Cellular(L.Link):
         self.rx = False
         return self._recv(time.ticks_add(time.ticks_ms(), 5000))
 
-    # -- DTR ----------------------------------------------------------------------------------------------
-    def _dtr_low(self):
-        # Awake: DTR low wakes a module in UART sleep and keeps it awake (SIM7080G: LilyGO's T-SIM7080G sleep
-        # examples, "Pulling DTR low in this mode can wake up the module"; BG96/BG77 Hardware Design 3.4.1,
-        # "Driving the host DTR to low level will wake up the module"). The pad hold left by down() is released
-        # with it (after a deep sleep the ESP32 keeps a held pad at its level until the hold is released).
-        if self.dtr is None:
-            return
-        _drive(self.dtr, 0, False)
-        if self.DTR_WAKE_MS:
-            time.sleep_ms(self.DTR_WAKE_MS)
-
-    def _dtr_high(self):
-        # May sleep: DTR high, held through the MCU's deep sleep. Without the hold the ESP32 lets the pin float in
-        # deep sleep (MicroPython esp32 quickref, deep-sleep mode: "Non-RTC GPIO pins will be disconnected by
-        # default"), and whatever the board's level converter makes of a floating line decides whether the module
-        # sleeps. LilyGO's T-SIM7080G MinimalModemAndEspSleep does the same (gpio_hold_en on DTR high).
-        if self.dtr is not None:
-            _drive(self.dtr, 1, True)
-
-    # -- down ---------------------------------------------------------------------------------------------
-    def down(self, psm=True):
-        try:
-            self._down(psm)
-        finally:
-            self._dtr_high()
-
-    def _down(self, psm):
-        dl = time.ticks_add(time.ticks_ms(), 15000)
-        try:
-            if self.sock:
-                self._close(dl)
-            if psm and self.psm is not None and self.psm["active_s"] is not None:
-                # The modem enters PSM by itself when T3324 runs out after the last traffic; nothing to send.
-                # Until then it is idle, asleep between paging occasions once DTR is high (UART sleep above).
-                self.active = False
-                return
-            if self.pwrkey is None:
-                # No PWRKEY line (M5Stack units on a Grove port): a modem powered off could never be switched on
-                # again until the supply is cycled. Turn the radio off instead (AT+CFUN=0, TS 27.007 8.2): the
-                # modem keeps answering AT, and up() turns the radio back on.
-                self._cmd(b"AT+CFUN=0", 10000, dl)
-            else:
-                self._power_off(dl)
-        except ATError as e:
-            self._fail("power down: %s" % e)
-            if self.pwrkey is not None:
-                # A modem that does not answer is switched off with a long PWRKEY press.
-                self.pwrkey.value(1)
-                time.sleep_ms(self.PWRKEY_MS * 2)
-                self.pwrkey.value(0)
-        self.active = False
-        self.sock = False
-
     # -- network time ----------------------------------------------------------------------------------------
     def time(self, timeout_ms=3000):
         # Network time (NITZ, delivered with the registration) as Unix seconds UTC, or None when the modem has
@@ -437,35 +396,3 @@ class Cellular(L.Link):
     def _power_off(self, dl):
         raise NotImplementedError
 
-
-def _drive(pin, level, hold):
-    # Set the DTR pin's level and its pad hold (MicroPython esp32 Pin.init(..., hold=): the pad keeps its level
-    # while held, through deep sleep on an RTC GPIO; other pads also need esp32.gpio_deep_sleep_hold(True)).
-    try:
-        pin.init(value=level, hold=hold)
-    except TypeError:  # a port whose Pin has no pad hold (the host's virtual board): the level alone
-        pin.value(level)
-        return
-    if hold:
-        try:
-            import esp32
-
-            esp32.gpio_deep_sleep_hold(True)
-        except (ImportError, AttributeError):  # not an ESP32, or a chip whose held pads need nothing more
-            pass
-
-
-def _digits(lines, prefix, least):
-    # The first run of at least `least` digits in the reply lines (ICCID, IMSI, IMEI); a garbled line is skipped.
-    for line in lines:
-        if prefix is not None:
-            if not line.startswith(prefix):
-                continue
-            line = line[len(prefix):]
-        s = line.strip()
-        if len(s) >= least and s.isdigit():
-            return s.decode()
-        # ICCIDs may end in a hex 'F' filler digit (ITU-T E.118)
-        if len(s) >= least and s[:-1].isdigit() and s[-1:] in (b"F", b"f"):
-            return s[:-1].decode()
-    return None

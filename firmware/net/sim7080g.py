@@ -29,8 +29,31 @@ CAOPEN_RESULT = {1: "socket error", 2: "no memory", 3: "connection limit", 4: "p
 
 class SIM7080G(Cellular):
     MODEL = "sim7080g"
-    # With a fixed baud rate the module prints RDY when it has booted (and again after an unexpected reset).
-    BANNERS = (b"RDY", b"NORMAL POWER DOWN")
+    # With a fixed baud rate the module prints RDY when it has booted (and again after an unexpected reset); the
+    # power-down URCs end everything the module was doing (SIMCom URC summary, e.g. SIM800 Series AT Command Manual
+    # V1.09 "Summary of Unsolicited Result Codes": RDY, NORMAL POWER DOWN, UNDER-VOLTAGE POWER DOWN, OVER-VOLTAGE
+    # POWER DOWN; the SIM7080 Manual lists the same family of codes, its text could not be reached here).
+    BANNERS = (b"RDY", b"NORMAL POWER DOWN", b"UNDER-VOLTAGE POWER DOWN", b"OVER-VOLTAGE POWER DOWN")
+    # URCs without a handler (net/at.py AT.known): never an answer, wherever they arrive. The Manual's text could not
+    # be searched here: the forms are those of the command sections named, as SIMCom's SIM7000 Series AT Command
+    # Manual V1.06 (AT+CPSMSTATUS, 5.2.48) and public SIM7080 drivers print them; SIMCom's URC summary (SIM800 Series
+    # AT Command Manual V1.09) for the boot and voltage codes.
+    URCS = (
+        b"SMS Ready",  # boot, after +CPIN: READY (SIM7080 boot sequence; SIMCom URC summary "SMS Ready")
+        b"Call Ready",  # SIMCom URC summary (AT+CIURC=1): phonebook ready; modules with voice print it at boot
+        b"*PSUTTZ:",  # Manual, AT+CLTS "Get Local Timestamp": with <mode> 1 the network time comes as
+        b"DST:",  # *PSUTTZ: <year>,<month>,<day>,<hour>,<min>,<sec>,"<tz>",<dst>, DST: <dst> and +CTZV: <tz>
+        b"*PSNWID:",  # ... and the network's name (AT+CLTS, the same URC group)
+        b"+CPSMSTATUS:",  # Manual, AT+CPSMSTATUS "Enable Deep Sleep Wakeup Indication": "ENTER PSM"/"EXIT PSM"
+        b"ENTER PSM",  # the same indication without its prefix, as some firmware prints it
+        b"EXIT PSM",
+        b"+CNTP:",  # Manual, AT+CNTP "Synchronize UTC Time": OK, then +CNTP: <code>[,<time>]
+        b"+SMSUB:",  # Manual, MQTT(S) chapter: a message on a subscribed topic, +SMSUB: <topic>,<message>
+        b"+SMSTATE:",  # Manual, AT+SMSTATE: MQTT connection state
+        b"+CAURC:",  # Manual, AT+CAOPEN/AT+CASTATE family: +CAURC: "recv",<cid>,... on firmware that reports so
+        b"UNDER-VOLTAGE WARNNING",  # SIMCom URC summary (their spelling)
+        b"OVER-VOLTAGE WARNNING",
+    )
     PWRKEY_MS = 1100  # SIM7080G hardware design, power on: PWRKEY low for at least 1 s
     BOOT_MS = 8000
     CCID = b"AT+CCID"  # Manual, AT+CCID "Show ICCID": the ICCID on a line of its own
@@ -47,6 +70,8 @@ class SIM7080G(Cellular):
 
     def __init__(self, uart, cfg=None, pwrkey=None, at=None, dtr=None):
         Cellular.__init__(self, uart, cfg, pwrkey, at, dtr)
+        # URCs with a handler: what they say is latched in the object (rx, sock, active), so nothing is lost when
+        # one arrives before the driver looks (inside another command's answer, or before the wait starts).
         self.at.on(b"+CADATAIND:", self._on_data)  # Manual, AT+CAOPEN: data arrived on <cid>
         self.at.on(b"+CASTATE:", self._on_state)  # Manual, AT+CASTATE: <cid>,0 = closed by the network
         self.at.on(b"+APP PDP:", self._on_pdp)  # Manual, AT+CNACT: +APP PDP: <pdpidx>,ACTIVE|DEACTIVE
@@ -61,9 +86,8 @@ class SIM7080G(Cellular):
             self.sock = False
 
     def _on_pdp(self, line):
-        if line.endswith(b"DEACTIVE"):
-            self.active = False
-            self.sock = False
+        if line.endswith(b"DEACTIVE") and num(line, 9) == _PDP:  # +APP PDP: <pdpidx>,DEACTIVE
+            self._lost_context()
 
     def _configure(self, dl):
         rat = self.cfg["rat"]
@@ -95,8 +119,12 @@ class SIM7080G(Cellular):
             f = fields(line, b"+CNACT:")
             if len(f) >= 2 and f[0] == str(_PDP) and f[1] == "1":
                 return True
+        # OK, then +APP PDP: <pdpidx>,ACTIVE; the URC may also come before the OK, so it is latched from before
+        # the command (net/at.py expect)
+        done = b"+APP PDP: %d," % _PDP
+        self.at.expect(done)
         self._cmd(b"AT+CNACT=%d,1" % _PDP, 2000, dl)
-        line = self.at.wait(b"+APP PDP: %d," % _PDP, min(60000, max(0, self._left(dl))), dl)
+        line = self.at.wait(done, min(60000, max(0, self._left(dl))), dl)
         if line is None:
             return self._fail("no answer to data context activation (AT+CNACT) before the deadline")
         if not line.endswith(b"ACTIVE") or line.endswith(b"DEACTIVE"):
@@ -106,11 +134,15 @@ class SIM7080G(Cellular):
 
     def _open(self, dl):
         # Manual, AT+CAOPEN: AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> -> +CAOPEN: <cid>,<result>
+        # The result line comes before the OK; firmware that sends it after the OK is waited for (latched).
         proto = b"UDP" if self.cfg["transport"] == "udp" else b"TCP"
+        done = b"+CAOPEN: %d," % _CID
         for attempt in range(2):
+            self.at.expect(done)
             lines = self._cmd(b'AT+CAOPEN=%d,%d,"%s","%s",%d' % (_CID, _PDP, proto, self.host.encode(), self.port),
-                              min(15000, max(1, self._left(dl))), dl, b"+CAOPEN:")
-            f = fields(lines[0], b"+CAOPEN:") if lines else ()
+                              min(15000, max(1, self._left(dl))), dl, done)
+            line = lines[0] if lines else self.at.wait(done, min(15000, max(0, self._left(dl))), dl)
+            f = fields(line, b"+CAOPEN:") if line else ()
             res = int(f[1]) if len(f) >= 2 and f[1].isdigit() else -1
             if res != 1 or attempt:
                 break
