@@ -10,7 +10,7 @@ from fieldnode.sim.modems import create
 
 MODEMS_DIR = Path(create.__code__.co_filename).parent
 # bottom to top: a module may import only modules to its left
-ORDER = ["power", "network", "v250", "radio", "ts27007", "base", "sim7080g", "bg9x", "__init__"]
+ORDER = ["power", "network", "v250", "radio", "ts27007", "packet", "base", "sim7080g", "quectel_ip", "bg9x", "__init__"]
 
 
 def test_layers_import_downward_only():

@@ -11,8 +11,9 @@ module may sleep once AT+CSCLK=1 / AT+QSCLK=1, and its UART then ignores the hos
 time should ``poll()`` it then): replies, PSM entry, the periodic TAU when the granted T3412 runs out.
 
 The models are layers, each importing only the one below (``base.py`` draws the stack): ``v250.py`` the command
-line, ``radio.py`` power and the network's state, ``ts27007.py`` the standard commands, ``base.py`` the data path;
-``sim7080g.py`` and ``bg9x.py`` (BG95, BG96, BG77) the families; ``network.py`` the scenario and the host sockets;
+line, ``radio.py`` power and the network's state, ``ts27007.py`` the standard commands, ``packet.py`` the packet
+domain and power saving, ``base.py`` the data path; ``sim7080g.py`` and ``bg9x.py`` (BG95, BG96, BG77, over
+``quectel_ip.py``, Quectel's TCP/IP commands) the families; ``network.py`` the scenario and the host sockets;
 ``power.py`` the current figures.
 
 Data goes over real sockets to this host: the scenario's ``dns`` maps the names the firmware uses to local

@@ -2,8 +2,9 @@
 
     v250.V250            the command line, echo, framing and timing of replies on the virtual clock, line faults
       radio.Radio        power, PWRKEY, DTR and UART sleep, registration, PSM/TAU, DRX/eDRX, outages, power states
-        ts27007.TS27007  the standard commands: identity, SIM, +CEREG/+COPS/+CSQ, +CPSMS/+CEDRXS, +CFUN, time
-          ATModem        (here) the modem's sockets: real UDP/TCP sockets on this host, the socket_closed fault
+        ts27007.TS27007  the standard commands: identity, SIM, +CREG/+CEREG/+COPS/+CSQ/+CESQ, +CFUN, time
+          packet.Packet  the packet domain and power saving: +CGDCONT/+CGACT/+CGPADDR/+CGATT, +CPSMS, +CEDRXS
+            ATModem      (here) the modem's sockets: real UDP/TCP sockets on this host, the socket_closed fault
 
 Each layer imports only the one below and owns its state; the lower ones reach the upper through hooks they
 declare (``uart_listens``, ``tick``, ``awake_tick``, ``power_lost``, ``boot_urcs``...). A family model
@@ -12,10 +13,10 @@ declare (``uart_listens``, ``tick``, ``awake_tick``, ``power_lost``, ``boot_urcs
 """
 
 from .network import HostSocket
-from .ts27007 import TS27007
+from .packet import Packet
 
 
-class ATModem(TS27007):
+class ATModem(Packet):
     def _reset_state(self):
         super()._reset_state()
         self.power_lost()  # a restart closes the modem's sockets, as a power loss does

@@ -1,7 +1,7 @@
 """Quectel BG95 / BG96 / BG77 as their AT dialect says: "BG95 Series AT Commands Manual" / "BG96 AT Commands Manual"
-(AT+QCFG, AT+QCCID, AT+QPOWD, cited by command title) and the "BG95&BG77&BG600L Series TCP/IP Application Note" /
-"BG96 TCP/IP Application Note" (cited as "TCP/IP AN" with its section: 2.3.x commands, 2.4.x URCs, chapter 4
-error codes).
+(AT+QCFG, AT+QCCID, AT+QPOWD, cited by command title); the TCP/IP commands are in ``quectel_ip.py``. Test forms as
+a BG96 answers them come from a BG96 command reference's transcripts of the BG96 AT Commands Manual V2.1 (cited as
+"BG96 transcript"); the manuals themselves were reached only as their title pages.
 
 ``BG9x`` is what the three share; ``BG95`` (the BG95-M3), ``BG96`` and ``BG77`` override only where their own
 documents differ: the identity ATI gives, the radios they have (and so the AT+QCFG="nwscanmode"/"nwscanseq" values
@@ -10,14 +10,17 @@ they take), the PWRKEY timing of each Hardware Design, the boot URCs and the pow
 """
 
 from . import power
-from .base import ATModem
+from .power import codings
+from .quectel_ip import QuectelIP
+from .ts27007 import PLMN, RSRQ_DB, SINR_DB
 
-QI_TEXT = {0: "operation successful", 561: "open PDP context failed", 563: "socket identity has been used",
-           565: "DNS parse failed", 566: "socket connect failed", 567: "socket has been closed",
-           572: "operation not allowed"}
+# AT+QCFG="band" masks (hex; bit n-1 = LTE band n, GSM: 1 900, 2 1800, 4 850, 8 1900 MHz) as a BG9x reads them
+# back after leaving the factory: +QCFG: "band",0xf,0x100002000000000f0e189f,0x10004200000000090e189f (a Quectel
+# BG9x's own answer quoted in public driver code); the per-module factory masks of the manuals were not reached.
+BAND_DEFAULT = (0xF, 0x100002000000000F0E189F, 0x10004200000000090E189F)
 
 
-class BG9x(ATModem):
+class BG9x(QuectelIP):
     """The family. Not built on its own: a board file names the module (BG95, BG96 or BG77)."""
 
     MANUFACTURER = "Quectel"
@@ -40,15 +43,12 @@ class BG9x(ATModem):
     def __init__(self, clock, scenario=None):
         if self.NAME is None:
             raise TypeError("BG9x is the family: build BG95, BG96 or BG77 (fieldnode.sim.modems.create)")
-        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "nwscanseq": "".join(self.RATS), "band": ("0", "0", "0")}
-        self.qicsgp = {}
-        self.qierr = 0
+        self.qcfg = {"nwscanmode": "0", "iotopmode": "2", "nwscanseq": "".join(self.RATS), "band": BAND_DEFAULT,
+                     "psm/urc": "0"}
         super().__init__(clock, scenario)
         self.add_commands({
-            "+QCCID": self._qccid, "+QCFG": self._qcfg, "+QICSGP": self._qicsgp, "+QIACT": self._qiact,
-            "+QIDEACT": self._qideact, "+QIOPEN": self._qiopen, "+QISEND": self._qisend, "+QIRD": self._qird,
-            "+QICLOSE": self._qiclose, "+QISTATE": self._qistate, "+QIGETERROR": self._qigeterror,
-            "+QPOWD": self._qpowd, "+QNWINFO": self._qnwinfo, "+QLTS": self._qlts,
+            "+QCCID": self._qccid, "+QCFG": self._qcfg, "+QPOWD": self._qpowd, "+QNWINFO": self._qnwinfo,
+            "+QLTS": self._qlts, "+QCSQ": self._qcsq, "+QGMR": self._qgmr, "+QPSMS": self._qpsms,
             # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR high)
             "+QSCLK": lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK"),
         })
@@ -64,8 +64,26 @@ class BG9x(ATModem):
     def act(self):
         return 9 if self.qcfg["iotopmode"] == "1" else 7
 
-    def apn_for_data(self):
-        return self.qicsgp.get("apn") or self.apn
+    # AT+CTZU on a BG96: 0 off, 1 on, 3 on and the local time written to the RTC; test +CTZU: (0,1,3) (BG96
+    # transcript)
+    def _ctzu(self, k, a, t):
+        if k == "set" and a and a[0] == "3":
+            self.ctzu = 3
+            return self.reply(t)
+        if k == "test":
+            return self.reply(t, ("+CTZU: (0,1,3)",))
+        return super()._ctzu(k, a, t)
+
+    def time_update(self):
+        return self.ctzu in (1, 3)
+
+    def tick(self, now_ms):
+        was = self.state
+        super().tick(now_ms)
+        # AT+QCFG="psm/urc",1 "Enable/Disable PSM Entering Indication": a URC as the module enters PSM. Its text
+        # was not in what we reached of the manuals; "PSM POWER DOWN" as BG96 users quote it.
+        if was == "on" and self.state == "psm" and self.qcfg["psm/urc"] == "1":
+            self.emit(b"\r\nPSM POWER DOWN\r\n")
 
     # AT Commands Manual, AT+QLTS "Obtain the Latest Time Synchronized Through Network": AT+QLTS[=<mode>], mode 0
     # the latest time synchronized (local), 1 the current GMT time, 2 the current local time; answers
@@ -89,7 +107,12 @@ class BG9x(ATModem):
             text = text[:-3] + f"{'-' if tz < 0 else '+'}{abs(tz):02d}"  # GMT time, the zone still given
         self.reply(t, (f'+QLTS: "{text},0"',))
 
+    # AT Commands Manual, AT+QCCID "Show ICCID": +QCCID: <ICCID>; the test form OK
     def _qccid(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
+        if k != "exec":
+            return self.error(t, 4)
         if self._sim_error(t):
             return
         self.reply(t, (f"+QCCID: {self.sc.iccid}",))
@@ -102,164 +125,110 @@ class BG9x(ATModem):
         return (bool(codes) and len(seq) % 2 == 0 and len(set(codes)) == len(codes)
                 and all(c in self.RATS for c in codes))
 
-    # AT Commands Manual, AT+QCFG "Extended Configuration Settings": "nwscanmode", "nwscanseq", "iotopmode", "band";
-    # AT+QCFG="<name>" reads the setting back as +QCFG: "<name>",<value>
+    # AT Commands Manual, AT+QCFG "Extended Configuration Settings": "nwscanmode", "nwscanseq", "iotopmode", "band",
+    # "psm/urc"; AT+QCFG="<name>" reads the setting back as +QCFG: "<name>",<value>. The test form lists every
+    # setting's range; a module lists some thirty, the model those it has, each line as a BG96 prints it (BG96
+    # transcript: "nwscanmode",(0,1,3),(0,1) / "nwscanseq",(00-010203),(0,1) / "band",(0-F),(0-7FFFFFFFFFFFFFFF),
+    # (0-7FFFFFFFFFFFFFFF),(0,1) / "iotopmode",(0-2) / "psm/urc",(0,1)), the RAT lists this module's own.
+    def qcfg_test(self):
+        modes = ",".join(self.SCANMODES)
+        return (f'+QCFG: "nwscanmode",({modes}),(0,1)', f'+QCFG: "nwscanseq",(00-{"".join(sorted(self.RATS))}),(0,1)',
+                '+QCFG: "band",(0-F),(0-7FFFFFFFFFFFFFFF),(0-7FFFFFFFFFFFFFFF),(0,1)', '+QCFG: "iotopmode",(0-2)',
+                '+QCFG: "psm/urc",(0,1)')
+
     def _qcfg(self, k, a, t):
+        if k == "test":
+            return self.reply(t, self.qcfg_test())
         if k != "set" or not a or a[0] not in self.qcfg:
             return self.error(t, 50)
         name = a[0]
         if len(a) == 1:  # query form: AT+QCFG="iotopmode"
             v = self.qcfg[name]
-            v = ",".join(v) if isinstance(v, tuple) else v
+            v = ",".join(f"0x{x:x}" for x in v) if name == "band" else v  # masks read back as 0x-prefixed hex
             return self.reply(t, (f'+QCFG: "{name}",{v}',))
         if name == "band":
+            # AT+QCFG="band",<gsmbandval>,<emtcbandval>,<nbiotbandval>[,<effect>]: hex masks, 0 = no change
             if len(a) < 4:
                 return self.error(t, 50)
             try:
-                vals = tuple(str(int(x, 16)) and x for x in a[1:4])
+                vals = [int(x, 16) for x in a[1:4]]
             except ValueError:
                 return self.error(t, 50)
-            self.qcfg["band"] = vals
+            if vals[0] > 0xF or any(not 0 <= v < 1 << 128 for v in vals):
+                return self.error(t, 50)
+            self.qcfg["band"] = tuple(v or old for v, old in zip(vals, self.qcfg["band"], strict=True))
         elif name == "nwscanseq":
             if not self._scanseq_ok(a[1]):
                 return self.error(t, 50)
             self.qcfg[name] = "".join(self.RATS) if a[1] == "00" else a[1]
         else:
             # "nwscanmode": 0 automatic, 1 GSM only, 3 LTE only (SCANMODES: those this module's radios allow);
-            # "iotopmode": 0 eMTC, 1 NB-IoT, 2 both
-            allowed = {"nwscanmode": self.SCANMODES, "iotopmode": ("0", "1", "2")}[name]
+            # "iotopmode": 0 eMTC, 1 NB-IoT, 2 both; "psm/urc": 0 off, 1 the PSM entering indication
+            allowed = {"nwscanmode": self.SCANMODES, "iotopmode": ("0", "1", "2"), "psm/urc": ("0", "1")}[name]
             if a[1] not in allowed:
                 return self.error(t, 50)
             self.qcfg[name] = a[1]
         self.reply(t, delay=100)
 
-    # TCP/IP AN 2.3.1 AT+QICSGP=<contextID>,<context_type>,<APN>,<username>,<password>,<authentication>
-    def _qicsgp(self, k, a, t):
-        if k == "set" and len(a) >= 3 and a[0].isdigit():
-            self.qicsgp = {"ctx": int(a[0]), "apn": a[2], "user": a[3] if len(a) > 3 else ""}
-            return self.reply(t)
-        if k == "set" and len(a) == 1:
-            return self.reply(t, (f'+QICSGP: 1,"{self.qicsgp.get("apn", "")}","{self.qicsgp.get("user", "")}","",0',))
-        return self.error(t, 50)
-
-    # TCP/IP AN 2.3.2 AT+QIACT: up to 150 s (network); read form +QIACT: <contextID>,<state>,<type>,<IP>
-    def _qiact(self, k, a, t):
-        if k == "read":
-            lines = ['+QIACT: 1,1,1,"10.160.0.17"'] if self.ctx_active else []
-            return self.reply(t, lines)
-        if k != "set" or not a or not a[0].isdigit():
-            return self.error(t, 50)
-        if not self.registered(t):
-            self.qierr = 561
-            return self.reply(t, (), "ERROR", delay=3000)
-        if not self.apn_ok():
-            self.qierr = 561  # the network rejects the PDN connection (ESM cause 27: missing or unknown APN)
-            return self.reply(t, (), "ERROR", delay=2500)
-        self.qierr = 0
-        due = self.reply(t, delay=1500)
-        self.schedule(due, self._activated)
-
-    def _activated(self, now):
-        self.set_pdn(True)
-        self.traffic(now)
-
-    # TCP/IP AN 2.3.3 AT+QIDEACT: up to 40 s
-    def _qideact(self, k, a, t):
-        self.set_pdn(False)
-        for s in self.sockets.values():
-            s.close()
-        self.sockets = {}
-        self.reply(t, delay=300)
-
-    # TCP/IP AN 2.3.4 AT+QIOPEN=<contextID>,<connectID>,<service_type>,<IP_address>/<domain_name>,<remote_port>
-    # [,<local_port>[,<access_mode>]]: OK, then +QIOPEN: <connectID>,<err>
-    def _qiopen(self, k, a, t):
-        if k != "set" or len(a) < 5 or not a[1].isdigit() or a[2] not in ("TCP", "UDP") or not a[4].isdigit():
-            return self.error(t, 50)
-        sid = int(a[1])
-        due = self.reply(t)
-        if sid in self.sockets:
-            err = 563
-        elif not self.ctx_active or not self.registered(t):
-            err = 561
-        else:
-            fail = self.open_socket(sid, a[2], a[3], int(a[4]))
-            err = {None: 0, "dns": 565, "refused": 566}[fail]
-        self.qierr = err
-        self.traffic(t)
-        self.urc(due + (self.sc.rtt_ms if a[2] == "TCP" else 200), f"+QIOPEN: {sid},{err}")
-
-    # TCP/IP AN 2.3.7 AT+QISEND=<connectID>,<send_length>: '>', data, then SEND OK / SEND FAIL / ERROR
-    def _qisend(self, k, a, t):
-        if k != "set" or len(a) < 2 or not a[0].isdigit() or not a[1].isdigit():
-            return self.error(t, 50)
-        sid, n = int(a[0]), int(a[1])
-        if sid not in self.sockets or not 0 < n <= 1460:
-            return self.reply(t, (), "ERROR")
-        self.prompt(t, n, lambda data, now, sid=sid: self._sent(sid, data, now))
-
-    def _sent(self, sid, data, now):
-        if self.socket_send(sid, data, now):
-            self.reply(now, (), "SEND OK", delay=self.sc.rtt_ms // 4)
-        else:
-            self.reply(now, (), "ERROR", delay=200)
-
-    def on_socket_data(self, sid, now_ms):
-        # TCP/IP AN 2.4.2: in buffer access mode one +QIURC: "recv" until the buffer has been read empty
-        s = self.sockets.get(sid)
-        if s is not None and self.state == "on" and not getattr(s, "announced", False):
-            s.announced = True
-            self.traffic(now_ms)
-            self.emit(f'\r\n+QIURC: "recv",{sid}\r\n'.encode())
-
-    def on_socket_closed(self, sid, now_ms):
-        # TCP/IP AN 2.4.1 +QIURC: "closed",<connectID>
-        if sid in self.sockets and self.state == "on":
-            self.emit(f'\r\n+QIURC: "closed",{sid}\r\n'.encode())
-
-    # TCP/IP AN 2.3.8 AT+QIRD=<connectID>[,<read_length>] -> +QIRD: <read_actual_length><CR><LF><data>
-    def _qird(self, k, a, t):
-        if k != "set" or not a or not a[0].isdigit():
-            return self.error(t, 50)
-        s = self.sockets.get(int(a[0]))
-        if s is None:
-            return self.reply(t, (), "ERROR")
-        n = int(a[1]) if len(a) > 1 and a[1].isdigit() else 1500
-        data = s.take(min(n, 1500))
-        if not s.pending():
-            s.announced = False
-        self.reply(t, (b"+QIRD: %d\r\n%s" % (len(data), data) if data else b"+QIRD: 0",))
-
-    # TCP/IP AN 2.3.5 AT+QICLOSE=<connectID>: up to 10 s
-    def _qiclose(self, k, a, t):
-        if k != "set" or not a or not a[0].isdigit():
-            return self.error(t, 50)
-        s = self.sockets.pop(int(a[0]), None)
-        if s is not None:
-            s.close()
-        self.reply(t, delay=100)
-
-    # TCP/IP AN 2.3.6 AT+QISTATE: +QISTATE: <connectID>,<service_type>,<IP>,<remote_port>,<local_port>,
-    # <socket_state>,<contextID>,<serverID>,<access_mode>,<AT_port>
-    def _qistate(self, k, a, t):
-        self.reply(t, [f'+QISTATE: {sid},"{s.proto}","{s.addr[0]}",{s.addr[1]},0,{4 if s.closed_by_peer else 2},'
-                       f'1,0,0,"uart1"' for sid, s in self.sockets.items()])
-
-    # TCP/IP AN, AT+QIGETERROR "Query the Last Error Code"
-    def _qigeterror(self, k, a, t):
-        self.reply(t, (f"+QIGETERROR: {self.qierr},{QI_TEXT.get(self.qierr, 'unknown error')}",))
-
-    # AT Commands Manual, AT+QPOWD=1 normal power down: OK, then POWERED DOWN
+    # AT Commands Manual, AT+QPOWD[=<n>] "Power Off": 0 immediately, 1 (the default) normal power down: OK, then
+    # POWERED DOWN; test +QPOWD: (0,1)
     def _qpowd(self, k, a, t):
+        if k == "test":
+            return self.reply(t, ("+QPOWD: (0,1)",))
+        if k == "read" or (k == "set" and a[:1] not in (["0"], ["1"])):
+            return self.error(t, 50)
         due = self.reply(t)
-        self.schedule(due + 300, lambda now: self.power_off(now))
+        self.schedule(due + (300 if a[:1] != ["0"] else 20), lambda now: self.power_off(now))
 
-    # AT Commands Manual, AT+QNWINFO "Query Network Information"
+    def rat_name(self) -> str:
+        """<Act> of AT+QNWINFO and <sysmode> of AT+QCSQ on LTE: "eMTC" or "NBIoT" (BG95/BG96 transcripts)."""
+        return "NBIoT" if self.act() == 9 else "eMTC"
+
+    # AT Commands Manual, AT+QNWINFO "Query Network Information": +QNWINFO: <Act>,<oper>,<band>,<channel>, e.g.
+    # +QNWINFO: "eMTC","26203","LTE BAND 20",6200 (BG9x transcripts); the test form OK
     def _qnwinfo(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
+        if k != "exec":
+            return self.error(t, 4)
         if not self.registered(t):
             return self.reply(t, ("+QNWINFO: No Service",))
-        rat = "NBIoT" if self.act() == 9 else "eMTC"
-        self.reply(t, (f'+QNWINFO: "{rat}","44010","LTE BAND 19",6200',))
+        self.reply(t, (f'+QNWINFO: "{self.rat_name()}","{PLMN}","LTE BAND 19",6200',))
+
+    # AT Commands Manual, AT+QCSQ "Query and Report Signal Strength": on LTE +QCSQ: <sysmode>,<lte_rssi>,<lte_rsrp>,
+    # <lte_sinr>,<lte_rsrq>, SINR in 1/5 dB steps from -20 dB (0..250), e.g. +QCSQ: "eMTC",-84,-91,165,-6 (a
+    # SORACOM transcript); no network: +QCSQ: "NOSERVICE"
+    def _qcsq(self, k, a, t):
+        if k != "exec":
+            return self.error(t, 4)
+        if not self.in_service(t):
+            return self.reply(t, ('+QCSQ: "NOSERVICE"',))
+        sinr = max(0, min(250, (SINR_DB + 20) * 5))
+        self.reply(t, (f'+QCSQ: "{self.rat_name()}",{self.sc.rssi_dbm},{self.rsrp_dbm()},{sinr},{RSRQ_DB}',))
+
+    # AT Commands Manual, AT+QGMR "Request Modem and Application Firmware Versions": the revision and its build,
+    # shaped as a BG95-M5 answers it (BG95M5LAR02A03_01.006.00.000); the build numbers here are the model's own
+    def _qgmr(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
+        if k != "exec":
+            return self.error(t, 4)
+        self.reply(t, (f"{self.REVISION}_01.012.01.012",))
+
+    # AT+QPSMS "Power Saving Mode Setting" (BG96 manual): read +QPSMS: <mode>,,,"<TAU s>","<Active-Time s>", the
+    # requested timers in seconds (a BG96 reads +QPSMS: 0,,,"43200","20" where +CPSMS? reads 0,,,"00101100",
+    # "00001010", a module transcript shows); setting PSM goes through AT+CPSMS here (the QPSMS set form's seconds
+    # syntax was not reached)
+    def _qpsms(self, k, a, t):
+        if k != "read":
+            return self.error(t, 4)
+        mode = 0 if self.psm_req is None else 1
+        if self.psm_timers is None:
+            return self.reply(t, (f"+QPSMS: {mode},,,,",))
+        link = codings()
+        tau, act = link.t3412_s(self.psm_timers[0]), link.t3324_s(self.psm_timers[1])
+        tau, act = ("" if v is None else str(v) for v in (tau, act))
+        self.reply(t, (f'+QPSMS: {mode},,,"{tau}","{act}"',))
 
 
 # -- the three modules ---------------------------------------------------------------------------------------------

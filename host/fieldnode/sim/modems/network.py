@@ -162,6 +162,7 @@ class HostSocket:
         self.addr = addr
         self.rx: list[bytes] = []  # datagrams (UDP) or segments (TCP)
         self.closed_by_peer = False
+        self.sent = self.read = 0  # bytes sent / read by the host, for the families' query forms (AT+QISEND=n,0)
         self._awaiting = False
         self._budget = 0.0
         if proto == "UDP":

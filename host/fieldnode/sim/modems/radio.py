@@ -4,9 +4,9 @@ PSM with its periodic TAU, idle with DRX or eDRX, coverage outages, and the powe
 ``Radio`` builds on the line discipline (``v250.py``) and answers its hooks: the UART listens only while the
 module is on and awake (``uart_listens``), queued bytes die with the power (``uart_sends``), and every poll runs
 the radio's own clock (``tick``: periodic TAU, PSM entry, power state). The TS 27.007 layer above changes the
-radio's state only through the verbs below (``set_cfun``, ``request_psm``, ``request_edrx``, ``set_uart_sleep``,
-``set_pdn``, ``traffic``, ``transmitted``) and hears from it through ``boot_urcs``, ``awake_tick`` and
-``power_lost``.
+radio's state only through the verbs below (``set_cfun``, ``set_attach``, ``request_psm``, ``request_edrx``,
+``set_uart_sleep``, ``set_pdn``, ``traffic``, ``transmitted``) and hears from it through ``boot_urcs``,
+``awake_tick`` and ``power_lost``.
 
 Power states (``power_state``, told to ``on_power``): "off"; "psm"; "tau" (the periodic tracking-area update
 burst); "tx"; "connected" (RRC connected, no data); "idle" (registered or not, the module awake: its UART sleep
@@ -72,6 +72,7 @@ class Radio(V250):
     def _reset_state(self):
         super()._reset_state()
         self.cfun = 1
+        self.detached = False  # AT+CGATT=0
         self.psm_req = None  # (t3412, t3324) as requested with AT+CPSMS
         self.edrx_req = None  # (AcT-type, eDRX value) as requested with AT+CEDRXS
         self.sclk = 0  # UART sleep (family command); 0 after every start, as on the modules
@@ -85,10 +86,18 @@ class Radio(V250):
         self.tx_until = 0
 
     # -- the verbs the layers above use ----------------------------------------------------------------------
-    def set_cfun(self, full: bool, now_ms: int):
-        """AT+CFUN: full functionality or not; back to full, the registration takes a moment again."""
-        self.cfun = 1 if full else 0
-        if self.cfun and self.reg_at is not None:
+    def set_cfun(self, fun: int, now_ms: int):
+        """AT+CFUN=<fun> (TS 27.007 8.2): 1 full functionality, 0 minimum, 4 RF off (kept as set: +CFUN? reads it);
+        back to full, the registration takes a moment again."""
+        self.cfun = fun
+        if fun == 1 and self.reg_at is not None:
+            self.reg_at = max(self.reg_at, now_ms + 2000)
+
+    def set_attach(self, attached: bool, now_ms: int):
+        """AT+CGATT=<state> (TS 27.007 10.1.9): detach from / attach to the packet domain (on LTE, the EPS attach:
+        detached, the module is not registered; attached again, the attach takes a moment)."""
+        self.detached = not attached
+        if attached and self.reg_at is not None:
             self.reg_at = max(self.reg_at, now_ms + 2000)
 
     def request_psm(self, timers):
@@ -134,7 +143,8 @@ class Radio(V250):
 
     def stat(self, now_ms: int) -> int:
         """+CEREG <stat> now (3GPP TS 27.007 section 10.1.22)."""
-        if self.state not in ("on", "psm") or not self.cfun or not self.sc.sim_present or self.sc.pin_locked:
+        if (self.state not in ("on", "psm") or self.cfun != 1 or self.detached or not self.sc.sim_present
+                or self.sc.pin_locked):
             return 0
         reg = self.sc.registration
         if reg == "searching" or self.reg_at is None:

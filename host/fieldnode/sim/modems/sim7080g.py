@@ -5,9 +5,16 @@
 
 from . import power
 from .base import ATModem
+from .ts27007 import PLMN, RSRQ_DB, SINR_DB, TAC
 
 # TS 27.007 <AcT>: 7 E-UTRAN (CAT-M), 9 E-UTRAN NB-S1
 _ACT = {1: 7, 2: 9, 3: 7}
+# The bands the SIM7080G has (SIMCom SIM7080G Specification, frequency bands: Cat-M B1/2/3/4/5/8/12/13/14/18/19/20/
+# 25/26/27/28/66/85, NB-IoT B1/2/3/4/5/8/12/13/18/19/20/25/26/28/66/71/85). AT+CBANDCFG? reads one line per mode
+# with its band list (Manual, AT+CBANDCFG; a module's answer has the shape +CBANDCFG: "CAT-M",1,2,3,...); after
+# a start every band is enabled.
+BANDS = {"CAT-M": (1, 2, 3, 4, 5, 8, 12, 13, 14, 18, 19, 20, 25, 26, 27, 28, 66, 85),
+         "NB-IOT": (1, 2, 3, 4, 5, 8, 12, 13, 18, 19, 20, 25, 26, 28, 66, 71, 85)}
 
 
 class SIM7080G(ATModem):
@@ -24,13 +31,19 @@ class SIM7080G(ATModem):
     # SIM7080G; TinyGSM's SIM70xx client says to hold DTR low "for at least 50ms" to reestablish communication, and
     # SIMCom's SIM802 Hardware Design 3.6.4 gives "about 40mS" for its serial port: the longer is taken.
     DTR_WAKE_MS = 50
+    # Test forms as SIMCom's manual gives them (quoted by a SIM7080G driver's command table, the manual not reached
+    # itself): AT+CEREG=? +CEREG: (0-2,4) (so n 3 and 5 are refused), AT+CGDCONT=? one line for "IP"
+    CEREG_N = ("0", "1", "2", "4")
+    CEREG_TEST = "+CEREG: (0-2,4)"
+    CGDCONT_TEST = ('+CGDCONT: (1-15),"IP",,,(0-2),(0-4),(0)',)
 
     def __init__(self, clock, scenario=None):
         self.cnmp = 2
         self.cmnb = 1
-        self.bands = {}
-        self.cncfg = {}
+        self.bands = {m: list(b) for m, b in BANDS.items()}
+        self.cncfg = {}  # pdpidx -> (ip_type, APN, user, password, auth)
         self.pdp = {}  # pdpidx -> active
+        self.data_pdp = 0  # the pdpidx AT+CNACT last activated (its AT+CNCFG APN is the data connection's)
         super().__init__(clock, scenario)
         self.add_commands({
             "+CCID": self._ccid, "+CNMP": self._cnmp, "+CMNB": self._cmnb, "+CBANDCFG": self._cbandcfg,
@@ -78,35 +91,43 @@ class SIM7080G(ATModem):
         return f"Revision:{self.REVISION}"
 
     def apn_for_data(self):
-        return self.cncfg.get("apn") or self.apn
+        cfg = self.cncfg.get(self.data_pdp)
+        return (cfg[1] if cfg else "") or self.apn
 
-    # Manual, AT+CCID "Show ICCID"
+    # Manual, AT+CCID "Show ICCID": execution answers the ICCID on a line of its own; the test form OK
     def _ccid(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
+        if k != "exec":
+            return self.error(t, 4)
         if self._sim_error(t):
             return
         self.reply(t, (self.sc.iccid,))
 
-    # Manual, AT+CNMP "Preferred Mode Selection": 2 auto, 13 GSM, 38 LTE, 51 GSM and LTE
+    def _choice(self, k, a, t, name, allowed, test):
+        """A setting with a read form +NAME: <v>, a test form and a set form (AT+CNMP, AT+CMNB)."""
+        if k == "set" and a and a[0] in allowed:
+            setattr(self, name.lower(), int(a[0]))
+            return self.reply(t, delay=100)
+        if k == "read":
+            return self.reply(t, (f"+{name}: {getattr(self, name.lower())}",))
+        if k == "test":
+            return self.reply(t, (test,))
+        return self.error(t, 50)
+
+    # Manual, AT+CNMP "Preferred Mode Selection": 2 auto, 13 GSM, 38 LTE, 51 GSM and LTE; test +CNMP: (2,13,38,51)
     def _cnmp(self, k, a, t):
-        if k == "set" and a and a[0] in ("2", "13", "38", "51"):
-            self.cnmp = int(a[0])
-            return self.reply(t, delay=100)
-        if k == "read":
-            return self.reply(t, (f"+CNMP: {self.cnmp}",))
-        return self.error(t, 50)
+        self._choice(k, a, t, "CNMP", ("2", "13", "38", "51"), "+CNMP: (2,13,38,51)")
 
-    # Manual, AT+CMNB "Preferred Selection between CAT-M and NB-IoT": 1 CAT-M, 2 NB-IoT, 3 both
+    # Manual, AT+CMNB "Preferred Selection between CAT-M and NB-IoT": 1 CAT-M, 2 NB-IoT, 3 both; test (1-3)
     def _cmnb(self, k, a, t):
-        if k == "set" and a and a[0] in ("1", "2", "3"):
-            self.cmnb = int(a[0])
-            return self.reply(t, delay=100)
-        if k == "read":
-            return self.reply(t, (f"+CMNB: {self.cmnb}",))
-        return self.error(t, 50)
+        self._choice(k, a, t, "CMNB", ("1", "2", "3"), "+CMNB: (1-3)")
 
-    # Manual, AT+CBANDCFG "Configure CAT-M or NB-IOT Band": AT+CBANDCFG=<mode>,<band>[,<band>...]
+    # Manual, AT+CBANDCFG "Configure CAT-M or NB-IOT Band": AT+CBANDCFG=<mode>,<band>[,<band>...], only bands
+    # the module has; read one line per mode
     def _cbandcfg(self, k, a, t):
-        if k == "set" and len(a) >= 2 and a[0] in ("CAT-M", "NB-IOT") and all(x.isdigit() for x in a[1:]):
+        if (k == "set" and len(a) >= 2 and a[0] in BANDS and all(x.isdigit() for x in a[1:])
+                and all(int(x) in BANDS[a[0]] for x in a[1:])):
             self.bands[a[0]] = [int(x) for x in a[1:]]
             return self.reply(t, delay=100)
         if k == "read":
@@ -114,15 +135,29 @@ class SIM7080G(ATModem):
             return self.reply(t, lines)
         return self.error(t, 50)
 
-    # Manual, AT+CNCFG "PDP Configure": <pdpidx>,<ip_type>[,<APN>[,<username>,<password>[,<authentication>]]]
+    # Manual, AT+CNCFG "PDP Configure": AT+CNCFG=<pdpidx>,<ip_type>[,<APN>[,<username>,<password>
+    # [,<authentication>]]]; read one line per pdpidx +CNCFG: <pdpidx>,<ip_type>,<APN>,<username>,<password>,
+    # <authentication>; test +CNCFG: (0-3),(0-4),150,127,127,(0-3) (maximum lengths of APN, user, password)
     def _cncfg(self, k, a, t):
-        if k == "set" and len(a) >= 3 and a[0] in ("0", "1", "2", "3"):
-            self.cncfg = {"pdp": int(a[0]), "apn": a[2], "user": a[3] if len(a) > 3 else "",
-                          "password": a[4] if len(a) > 4 else ""}
+        if k == "set" and len(a) >= 2 and a[0] in ("0", "1", "2", "3") and a[1] in ("0", "1", "2", "3", "4"):
+            auth = a[5] if len(a) > 5 and a[5] else "0"
+            apn, user, pwd = (a + ["", "", ""])[2:5]
+            if auth not in ("0", "1", "2", "3") or len(apn) > 150 or len(user) > 127 or len(pwd) > 127:
+                return self.error(t, 50)
+            self.cncfg[int(a[0])] = (int(a[1]), apn, user, pwd, int(auth))
             return self.reply(t)
+        if k == "read":
+            lines = []
+            for i in range(4):
+                ip, apn, user, pwd, auth = self.cncfg.get(i, (0, "", "", "", 0))
+                lines.append(f'+CNCFG: {i},{ip},"{apn}","{user}","{pwd}",{auth}')
+            return self.reply(t, lines)
+        if k == "test":
+            return self.reply(t, ("+CNCFG: (0-3),(0-4),150,127,127,(0-3)",))
         return self.error(t, 50)
 
-    # Manual, AT+CNACT "APP Network Active": AT+CNACT=<pdpidx>,<action>; OK, then +APP PDP: <pdpidx>,ACTIVE
+    # Manual, AT+CNACT "APP Network Active": AT+CNACT=<pdpidx>,<action> (0 deactive, 1 active, 2 auto active);
+    # OK, then +APP PDP: <pdpidx>,ACTIVE; read +CNACT: <pdpidx>,<statusx>,<address>; test +CNACT: (0-3),(0-2)
     def _cnact(self, k, a, t):
         if k == "read":
             lines = []
@@ -130,9 +165,12 @@ class SIM7080G(ATModem):
                 on = self.pdp.get(i, False)
                 lines.append(f'+CNACT: {i},{1 if on else 0},"{"10.160.%d.%d" % (i, 17) if on else "0.0.0.0"}"')
             return self.reply(t, lines)
-        if k != "set" or len(a) < 2 or a[0] not in ("0", "1", "2", "3") or a[1] not in ("0", "1"):
+        if k == "test":
+            return self.reply(t, ("+CNACT: (0-3),(0-2)",))
+        if k != "set" or len(a) < 2 or a[0] not in ("0", "1", "2", "3") or a[1] not in ("0", "1", "2"):
             return self.error(t, 50)
-        idx, on = int(a[0]), a[1] == "1"
+        idx, on = int(a[0]), a[1] != "0"
+        self.data_pdp = idx
         if on and not self.registered(t):
             return self.error(t, 3)  # operation not allowed before attach
         due = self.reply(t)
@@ -215,24 +253,37 @@ class SIM7080G(ATModem):
         s.close()
         self.reply(t, delay=100)
 
-    # Manual, AT+CASTATE "Query TCP/UDP Connection Status": +CASTATE: <cid>,<state>
+    # Manual, AT+CASTATE "Query TCP/UDP Connection Status": read +CASTATE: <cid>,<state> per open connection; the
+    # test form OK
     def _castate(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
+        if k == "set":
+            return self.error(t, 4)
         self.reply(t, [f"+CASTATE: {cid},1" for cid in self.sockets])
 
-    # Manual, AT+CPOWD "Power Off": 1 = normal power off, answers NORMAL POWER DOWN
+    # Manual, AT+CPOWD "Power Off": AT+CPOWD=<n>, 1 normal power off (answers NORMAL POWER DOWN, no OK), 0 power
+    # off urgently (no URC); test +CPOWD: (0,1)
     def _cpowd(self, k, a, t):
-        if k != "set" or a[:1] != ["1"]:
+        if k == "test":
+            return self.reply(t, ("+CPOWD: (0,1)",))
+        if k != "set" or a[:1] not in (["0"], ["1"]):
             return self.error(t, 50)
         self.reply(t, (), None)
-        self.schedule(max(t, self.busy_until) + 300, lambda now: self.power_off(now))
+        urc = a[0] == "1"
+        self.schedule(max(t, self.busy_until) + (300 if urc else 20), lambda now: self.power_off(now, urc=urc))
 
-    # Manual, AT+CPSI "Inquiring UE System Information"
+    # Manual, AT+CPSI "Inquiring UE System Information": read, on LTE +CPSI: <System Mode>,<Operation Mode>,
+    # <MCC>-<MNC>,<TAC>,<SCellID>,<PCellID>,<Frequency Band>,<earfcn>,<dlbw>,<ulbw>,<RSRQ>,<RSRP>,<RSSI>,<RSSNR>;
+    # the test form OK
     def _cpsi(self, k, a, t):
+        if k == "test":
+            return self.reply(t)
         if k != "read":
             return self.error(t, 4)
         if not self.registered(t):
             return self.reply(t, ("+CPSI: NO SERVICE,Online",))
         mode = "LTE NB-IOT" if self.act() == 9 else "LTE CAT-M1"
         dbm = self.sc.rssi_dbm
-        self.reply(t, (f"+CPSI: {mode},Online,440-10,0x1A2B,27447297,360,EUTRAN-BAND19,6200,4,4,-10,{dbm - 20},"
-                       f"{dbm},15",))
+        self.reply(t, (f"+CPSI: {mode},Online,{PLMN[:3]}-{PLMN[3:]},0x{TAC},27447297,360,EUTRAN-BAND19,6200,4,4,"
+                       f"{RSRQ_DB},{self.rsrp_dbm()},{dbm},{SINR_DB}",))

@@ -1,6 +1,7 @@
 """The 3GPP TS 27.007 commands every simulated modem answers the same way: identity (ATI, +CGMI, +CGMM, +CGMR,
-+CGSN), errors (+CMEE), the SIM (+CPIN, +CIMI), the network (+CSQ, +CEREG and its URC, +COPS, +CGATT, +CFUN), the
-power-saving requests (+CPSMS, +CEDRXS, +CEDRXRDP), the PDP context (+CGDCONT) and network time (+CTZU, +CCLK).
++CGSN), errors (+CMEE), the SIM (+CPIN, +CIMI), the network (+CSQ, +CESQ, +CREG/+CGREG/+CEREG and their URCs,
++COPS, +CFUN) and network time (+CTZU, +CCLK). The packet domain and power saving are the layer above
+(``packet.py``).
 
 ``TS27007`` builds on the radio (``radio.py``): it reads the radio's state and changes it only through the radio's
 verbs. A family (``sim7080g.py``, ``bg9x.py``) adds its own commands with ``add_commands`` and overrides what its
@@ -12,10 +13,26 @@ import time
 from .radio import Radio
 from .v250 import CMD_MS
 
-# +CME ERROR codes (3GPP TS 27.007 section 9.2.1) and their verbose text (AT+CMEE=2)
-CME_TEXT = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted", 11: "SIM PIN required",
-            13: "SIM failure", 14: "SIM busy", 30: "no network service", 50: "incorrect parameters",
-            100: "unknown"}
+# +CME ERROR codes and their verbose text (AT+CMEE=2): 3GPP TS 27.007 section 9.2.1 (general) and 9.2.2 (GPRS and
+# EPS), as the spec spells them (lower case but "Incorrect parameters")
+CME_TEXT = {0: "phone failure", 1: "no connection to phone", 2: "phone-adaptor link reserved",
+            3: "operation not allowed", 4: "operation not supported", 5: "PH-SIM PIN required",
+            10: "SIM not inserted", 11: "SIM PIN required", 12: "SIM PUK required", 13: "SIM failure",
+            14: "SIM busy", 15: "SIM wrong", 16: "incorrect password", 17: "SIM PIN2 required",
+            18: "SIM PUK2 required", 20: "memory full", 21: "invalid index", 22: "not found", 23: "memory failure",
+            30: "no network service", 31: "network timeout", 32: "network not allowed - emergency calls only",
+            50: "Incorrect parameters", 100: "unknown", 103: "Illegal MS", 106: "Illegal ME",
+            107: "GPRS services not allowed", 111: "PLMN not allowed", 112: "Location area not allowed",
+            113: "Roaming not allowed in this location area", 132: "service option not supported",
+            133: "requested service option not subscribed", 134: "service option temporarily out of order",
+            148: "unspecified GPRS error", 149: "PDP authentication failure", 150: "invalid mobile class"}
+# The cell the models camp on, one set of figures for every command that reports it (+CREG/+CEREG, +COPS, +CPSI,
+# +QNWINFO, +QCSQ, +CESQ): TAC and cell id as +CEREG's hex strings, the PLMN 440-10 (NTT DOCOMO), LTE band 19.
+TAC = "1A2B"
+PLMN = "44010"
+RSRQ_DB = -10  # reference signal received quality, dB (a good cell)
+SINR_DB = 15  # signal to interference and noise, dB
+RSRP_BELOW_RSSI_DB = 20  # RSRP is per resource element: about 20 dB below the wideband RSSI on a 1.4 MHz carrier
 
 
 class TS27007(Radio):
@@ -35,32 +52,34 @@ class TS27007(Radio):
         c = {
             "I": lambda k, a, t: self.reply(t, (self.MANUFACTURER, self.MODEL.upper(),
                                                 f"Revision: {self.REVISION}")),
-            "&W": lambda k, a, t: self.reply(t),
-            "+CGMI": lambda k, a, t: self.reply(t, (self.MANUFACTURER,)),
-            "+CGMM": lambda k, a, t: self.reply(t, (self.MODEL.upper(),)),
-            "+CGMR": lambda k, a, t: self.reply(t, (self.cgmr(),)),
+            # TS 27.007 5.1-5.4 (+CGMI, +CGMM, +CGMR, +CGSN) and V.250 6.1.4 (+GSN): the execution form answers
+            # the text; the test form only OK
+            "+CGMI": self._ident(lambda: self.MANUFACTURER),
+            "+CGMM": self._ident(lambda: self.MODEL.upper()),
+            "+CGMR": self._ident(self.cgmr),
+            "+GSN": self._ident(lambda: self.sc.imei),
+            "+CGSN": self._ident(lambda: self.sc.imei),
             "+CMEE": self._cmee,
             "+CPIN": self._cpin,
             "+CIMI": self._cimi,
-            "+CSQ": lambda k, a, t: self.reply(t, (f"+CSQ: {self.rssi_csq(t)},99",)),
+            "+CSQ": self._csq,
+            "+CESQ": self._cesq,
+            "+CREG": lambda k, a, t: self._xreg(k, a, t, "CREG"),
+            "+CGREG": lambda k, a, t: self._xreg(k, a, t, "CGREG"),
             "+CEREG": self._cereg,
             "+COPS": self._cops,
-            "+CPSMS": self._cpsms,
-            "+CEDRXS": self._cedrxs,
-            "+CEDRXRDP": self._cedrxrdp,
-            "+CGDCONT": self._cgdcont,
             "+CFUN": self._cfun,
-            "+CGATT": lambda k, a, t: self.reply(t, (f"+CGATT: {1 if self.registered(t) else 0}",)),
             "+CTZU": self._ctzu,
             "+CCLK": self._cclk,
         }
-        c["+GSN"] = c["+CGSN"] = lambda k, a, t: self.reply(t, (self.sc.imei,))
         self.add_commands(c)
 
     def _reset_state(self):
         super()._reset_state()
         self.cmee = 0
         self.cereg_n = 0
+        self.xreg_n = {"CREG": 0, "CGREG": 0}  # TS 27.007 7.2 +CREG / 10.1.20 +CGREG <n>
+        self._last_xstat = 0
         self.ctzu = 0  # TS 27.007 8.40 +CTZU: automatic time zone update from NITZ, off until asked for
         self.apn = None
         self._last_stat = 0
@@ -82,6 +101,12 @@ class TS27007(Radio):
             self._last_stat = st
             if self.cereg_n:
                 self.emit(b"\r\n" + self.cereg_line(now_ms, urc=True).encode() + b"\r\n")
+        # TS 27.007 7.2 / 10.1.20: +CREG: <stat> and +CGREG: <stat> the same way, each with its own <n>
+        if st != self._last_xstat:
+            self._last_xstat = st
+            for name, n in self.xreg_n.items():
+                if n:
+                    self.emit(b"\r\n" + self.xreg_line(name, now_ms, urc=True).encode() + b"\r\n")
 
     # -- what a family overrides -----------------------------------------------------------------------------
     def cgmr(self) -> str:
@@ -152,16 +177,31 @@ class TS27007(Radio):
             return True
         return False
 
+    def _ident(self, text):
+        """An identity command (TS 27.007 5.1-5.4): execution answers text(), test answers OK, others ERROR."""
+        def h(k, a, t):
+            if k == "exec":
+                return self.reply(t, (text(),))
+            if k == "test":
+                return self.reply(t)
+            return self.error(t, 4)
+        return h
+
     def _cmee(self, k, a, t):
-        if k == "set" and a and a[0] in ("0", "1", "2"):
-            self.cmee = int(a[0])
+        # TS 27.007 9.1: AT+CMEE=[<n>] (omitted: 0), read +CMEE: <n>, test +CMEE: (0-2)
+        if k == "set" and a and a[0] in ("0", "1", "2", ""):
+            self.cmee = int(a[0] or "0")
             return self.reply(t)
         if k == "read":
             return self.reply(t, (f"+CMEE: {self.cmee}",))
+        if k == "test":
+            return self.reply(t, ("+CMEE: (0-2)",))
         return self.error(t, 50)
 
     def _cpin(self, k, a, t):
-        # TS 27.007 8.3: +CPIN: READY | SIM PIN ...
+        # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK
+        if k == "test":
+            return self.reply(t)
         if k != "read":
             return self.error(t, 3)
         if self._sim_error(t):
@@ -169,9 +209,44 @@ class TS27007(Radio):
         self.reply(t, ("+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY",))
 
     def _cimi(self, k, a, t):
+        # TS 27.007 5.6: execution answers <IMSI>, the test form OK
+        if k == "test":
+            return self.reply(t)
+        if k != "exec":
+            return self.error(t, 4)
         if self._sim_error(t):
             return
         self.reply(t, (self.sc.imsi,))
+
+    # -- signal ----------------------------------------------------------------------------------------------
+    def in_service(self, now_ms: int) -> bool:
+        return self.rssi_csq(now_ms) != 99
+
+    def rsrp_dbm(self) -> int:
+        return self.sc.rssi_dbm - RSRP_BELOW_RSSI_DB
+
+    def _csq(self, k, a, t):
+        # TS 27.007 8.5: execution +CSQ: <rssi>,<ber> (ber 99: not known, as LTE modules answer); test
+        # +CSQ: (0-31,99),(0-7,99)
+        if k == "exec":
+            return self.reply(t, (f"+CSQ: {self.rssi_csq(t)},99",))
+        if k == "test":
+            return self.reply(t, ("+CSQ: (0-31,99),(0-7,99)",))
+        return self.error(t, 4)
+
+    def _cesq(self, k, a, t):
+        # TS 27.007 8.69: +CESQ: <rxlev>,<ber>,<rscp>,<ecno>,<rsrq>,<rsrp>; on E-UTRAN the GSM and UMTS fields are
+        # "not known" (99, 99, 255, 255); rsrq (RSRQ + 20) x 2 (0..34), rsrp RSRP + 141 (0..97), 255 not known.
+        # Neither family's manual reached lists +CESQ: answered as the specification gives it.
+        if k == "test":
+            return self.reply(t, ("+CESQ: (0-63,99),(0-7,99),(0-96,255),(0-49,255),(0-34,255),(0-97,255)",))
+        if k != "exec":
+            return self.error(t, 4)
+        if not self.in_service(t):
+            return self.reply(t, ("+CESQ: 99,99,255,255,255,255",))
+        rsrq = max(0, min(34, (RSRQ_DB + 20) * 2))
+        rsrp = max(0, min(97, self.rsrp_dbm() + 141))
+        self.reply(t, (f"+CESQ: 99,99,255,255,{rsrq},{rsrp}",))
 
     # -- the network -----------------------------------------------------------------------------------------
     def cereg_line(self, t: int, urc: bool) -> str:
@@ -179,95 +254,84 @@ class TS27007(Radio):
         head = "+CEREG: " if urc else f"+CEREG: {self.cereg_n},"
         s = f"{head}{st}"
         if self.cereg_n >= 2 and st in (1, 5):
-            s += f',"1A2B","01A2D0{self.act():02X}",{self.act()}'
+            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
             g = self.psm_granted()
             if self.cereg_n >= 4 and g is not None:
                 s += f',,,"{g[1]}","{g[0]}"'
         return s
 
+    CEREG_N = ("0", "1", "2", "3", "4", "5")  # the <n> this module takes (TS 27.007 10.1.22: 0-5)
+    CEREG_TEST = "+CEREG: (0-5)"
+
     def _cereg(self, k, a, t):
         if k == "set":
-            if not a or a[0] not in ("0", "1", "2", "3", "4", "5"):
+            if not a or a[0] not in self.CEREG_N + ("",):
                 return self.error(t, 50)
-            self.cereg_n = int(a[0])
+            self.cereg_n = int(a[0] or "0")  # AT+CEREG=[<n>]: omitted is 0
             self._last_stat = self.stat(t)
             return self.reply(t)
         if k == "read":
             return self.reply(t, (self.cereg_line(t, urc=False),))
         if k == "test":
-            return self.reply(t, ("+CEREG: (0-5)",))
+            return self.reply(t, (self.CEREG_TEST,))
+        return self.error(t, 4)
+
+    def xreg_line(self, name: str, t: int, urc: bool) -> str:
+        """+CREG (TS 27.007 7.2) / +CGREG (10.1.20): <stat> mirrors the EPS registration, as an LTE-only module
+        answers (a BG96 on LTE-M reads +CREG: 0,5 roaming, as its transcripts show); with <n>=2 and registered,
+        <lac> (the TAC), <ci> and <AcT>."""
+        n = self.xreg_n[name]
+        st = self.stat(t)
+        s = f"+{name}: {st}" if urc else f"+{name}: {n},{st}"
+        if n >= 2 and st in (1, 5):
+            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+        return s
+
+    def _xreg(self, k, a, t, name):
+        if k == "set":
+            if not a or a[0] not in ("0", "1", "2", ""):
+                return self.error(t, 50)
+            self.xreg_n[name] = int(a[0] or "0")
+            self._last_xstat = self.stat(t)
+            return self.reply(t)
+        if k == "read":
+            return self.reply(t, (self.xreg_line(name, t, urc=False),))
+        if k == "test":
+            return self.reply(t, (f"+{name}: (0-2)",))  # BG96 AT Commands Manual +CREG test, as its transcript gives
         return self.error(t, 4)
 
     def _cops(self, k, a, t):
+        # TS 27.007 7.3: read +COPS: <mode>[,<format>,<oper>[,<AcT>]]; test +COPS: [list of (<stat>,long <oper>,
+        # short <oper>,numeric <oper>[,<AcT>])s][,,(list of <mode>s),(list of <format>s)], as a BG96 answers it:
+        # +COPS: (1,"SMART","SMART","51503",0),...,,(0,1,2,3,4),(0,1,2) (BG96 AT Commands Manual +COPS, as its
+        # transcript gives it); <stat> 2 is the current operator. The scan takes seconds (up to 180 s in the manual).
         if k == "read":
             if self.registered(t):
                 return self.reply(t, (f'+COPS: 0,0,"{self.sc.operator}",{self.act()}',), delay=50)
             return self.reply(t, ("+COPS: 0",), delay=50)
+        if k == "test":
+            op = self.sc.operator
+            cells = f'(2,"{op}","{op}","{PLMN}",{self.act()}),' if self.in_service(t) else ""
+            return self.reply(t, (f"+COPS: {cells},(0,1,2,3,4),(0,1,2)",), delay=5000)
         if k == "set":
             return self.reply(t, delay=200)
         return self.error(t, 4)
 
+    CFUN_TEST = "+CFUN: (0,1,4),(0-1)"  # BG96 AT Commands Manual +CFUN test form; not reached for the SIM7080G
+
     def _cfun(self, k, a, t):
-        if k == "set" and a and a[0] in ("0", "1", "4"):
-            self.set_cfun(a[0] == "1", t)
+        # TS 27.007 8.2: AT+CFUN=<fun>[,<rst>], <fun> 0 minimum, 1 full, 4 RF off (read back as set); <rst> 1 resets
+        if k == "set" and a and a[0] in ("0", "1", "4") and (len(a) < 2 or a[1] in ("0", "1")):
+            if len(a) > 1 and a[1] == "1":
+                self.reply(t, delay=200)
+                return self.schedule(self.busy_until, self.reset)
+            self.set_cfun(int(a[0]), t)
             return self.reply(t, delay=200)
         if k == "read":
             return self.reply(t, (f"+CFUN: {self.cfun}",))
+        if k == "test":
+            return self.reply(t, (self.CFUN_TEST,))
         return self.error(t, 50)
-
-    def _cgdcont(self, k, a, t):
-        if k == "set":
-            if len(a) < 3 or a[0] != "1":
-                return self.error(t, 50)
-            self.apn = a[2]
-            return self.reply(t)
-        if k == "read":
-            return self.reply(t, (f'+CGDCONT: 1,"IP","{self.apn or ""}","0.0.0.0",0,0',))
-        return self.error(t, 4)
-
-    # -- power saving --------------------------------------------------------------------------------------
-    def _cpsms(self, k, a, t):
-        # TS 27.007 7.38: AT+CPSMS=<mode>[,<RAU>,<GPRS-READY>,<TAU>,<Active-Time>]
-        if k == "set":
-            if not a or a[0] not in ("0", "1", "2"):
-                return self.error(t, 50)
-            if a[0] == "1":
-                tau = a[3] if len(a) > 3 and a[3] else "00100001"
-                act = a[4] if len(a) > 4 and a[4] else "00100001"
-                if len(tau) != 8 or len(act) != 8 or tau.strip("01") or act.strip("01"):
-                    return self.error(t, 50)
-                self.request_psm((tau, act))
-            else:
-                self.request_psm(None)
-            return self.reply(t)
-        if k == "read":
-            if self.psm_req is None:
-                return self.reply(t, ("+CPSMS: 0,,,,",))
-            return self.reply(t, (f'+CPSMS: 1,,,"{self.psm_req[0]}","{self.psm_req[1]}"',))
-        return self.error(t, 4)
-
-    def _cedrxs(self, k, a, t):
-        # TS 27.007 7.40: AT+CEDRXS=<mode>,<AcT-type>,<Requested_eDRX_value>
-        if k == "set":
-            if not a or a[0] not in ("0", "1", "2", "3"):
-                return self.error(t, 50)
-            self.request_edrx(tuple(a[1:3]) if a[0] in ("1", "2") and len(a) >= 3 else None)
-            return self.reply(t)
-        if k == "read":
-            if not self.edrx_req:
-                return self.reply(t, ("+CEDRXS: ",))
-            return self.reply(t, (f'+CEDRXS: {self.edrx_req[0]},"{self.edrx_req[1]}"',))
-        return self.error(t, 4)
-
-    def _cedrxrdp(self, k, a, t):
-        # TS 27.007 7.41: +CEDRXRDP: <AcT-type>[,<Requested_eDRX_value>[,<NW-provided_eDRX_value>
-        # [,<Paging_time_window>]]]; AcT-type 0: eDRX not in use
-        if k != "exec":
-            return self.error(t, 4)
-        if not self.edrx_req or not self.registered(t) or self.edrx_granted() is None:
-            return self.reply(t, ("+CEDRXRDP: 0",))
-        nw = self.sc.edrx_cycle or self.edrx_req[1]
-        self.reply(t, (f'+CEDRXRDP: {self.edrx_req[0]},"{self.edrx_req[1]}","{nw}","{self.sc.edrx_ptw}"',))
 
     def _sleep_clock(self, k, a, t, name):
         # The family's UART sleep switch (SIM7080G AT+CSCLK, Quectel AT+QSCLK): 0 never sleep (the default after

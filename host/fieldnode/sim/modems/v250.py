@@ -34,6 +34,13 @@ DEL = 0x7F  # taken as a backspace too, as terminal programs send it
 MAX_LINE = 1024  # longer lines are cut (V.250 5.2.1 asks for at least 40 characters; the manuals give no limit)
 
 _CMD_RE = re.compile(r"^(\+[A-Z0-9]+|&[A-Z]|[A-Z])(=\?|\?|=(.*))?$", re.S)
+# V.250 5.3.1 basic syntax: a letter (or & and a letter) and an optional decimal <value>: ATZ0, AT&F0, AT&W0, ATI0
+_BASIC_RE = re.compile(r"^(&[A-Z]|[A-Z])([0-9]{1,3})$")
+# V.250 6.2.10 +IPR: the fixed rates the models take (0: autobaud, SIM7080G Manual AT+IPR). The virtual UART has no
+# bit rate, so a rate is stored and read back only. The manuals' exact test-form lists were not reached: the list
+# here is V.250's shape, (autodetectable rates),(fixed-only rates), with the rates both families document.
+IPR_RATES = (0, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+IPR_DEFAULT = 115200
 
 
 def split_args(s: str) -> list:
@@ -68,11 +75,14 @@ class V250(UARTDevice):
         self._seq = 0
         self.busy_until = 0  # virtual ms before which the module answers nothing new (replies queue behind it)
         self.echo = True
+        self.saved_echo = True  # the profile AT&W stores and ATZ restores (V.250 6.1.1 Z, 6.1.2 &F; &W)
+        self.ipr = IPR_DEFAULT
         self._reset_pending = False
+        self.add_commands({"Z": self._z, "&F": self._f, "&W": self._w, "+IPR": self._ipr})
 
     def _reset_state(self):
         """The state a restart clears; each layer above extends this with its own."""
-        self.echo = True  # V.250 6.2.4 E: E1 is the default after a restart
+        self.echo = self.saved_echo  # V.250 6.2.4 E: E1 the factory default; a restart loads the stored profile
         self._reset_pending = False
         # a half-typed line and an unfinished data phase die with the module: after a restart the host's next bytes
         # are a new command line, not the rest of a send
@@ -211,6 +221,12 @@ class V250(UARTDevice):
             self.echo = body[1:] == "1"
             self.reply(now)
             return
+        b = _BASIC_RE.match(body.upper())
+        if b is not None:
+            h = self.commands.get(b.group(1))
+            if h is None:
+                return self.reply(now, (), "ERROR")
+            return h("exec", [b.group(2)], now)
         m = _CMD_RE.match(body.upper() if '"' not in body else body[: body.find('"')].upper() + body[body.find('"'):])
         if not m:
             self.reply(now, (), "ERROR")
@@ -222,6 +238,44 @@ class V250(UARTDevice):
             self.reply(now, (), "ERROR")  # unknown command: V.250 ERROR, not +CME
             return
         h(kind, split_args(args) if args is not None else [], now)
+
+    # -- V.250 profile and interface commands ----------------------------------------------------------------
+    def _profile_arg_ok(self, k, a) -> bool:
+        # ATZ[<value>], AT&F[<value>], AT&W[<n>]: only profile 0 (BG96 AT Commands Manual 2.x "ATZ", "AT&F",
+        # "AT&W": <value> 0; SIM7080G Manual "ATZ", "AT&F", "AT&W" the same)
+        return k == "exec" and a in ([], ["0"])
+
+    def _z(self, k, a, t):
+        # V.250 6.1.1 Z: reset to the stored profile (here echo; the layers above keep the rest in NV)
+        if not self._profile_arg_ok(k, a):
+            return self.reply(t, (), "ERROR")
+        self.echo = self.saved_echo
+        self.reply(t)
+
+    def _f(self, k, a, t):
+        # V.250 6.1.2 &F: the factory configuration (echo on)
+        if not self._profile_arg_ok(k, a):
+            return self.reply(t, (), "ERROR")
+        self.echo = True
+        self.reply(t)
+
+    def _w(self, k, a, t):
+        # AT&W: store the current configuration as the user profile (BG96 AT Commands Manual "AT&W")
+        if not self._profile_arg_ok(k, a):
+            return self.reply(t, (), "ERROR")
+        self.saved_echo = self.echo
+        self.reply(t)
+
+    def _ipr(self, k, a, t):
+        # V.250 6.2.10 +IPR: read +IPR: <rate>; test +IPR: (list of autodetectable rates),(list of fixed rates)
+        if k == "read":
+            return self.reply(t, (f"+IPR: {self.ipr}",))
+        if k == "test":
+            return self.reply(t, (f"+IPR: (0),({','.join(str(r) for r in IPR_RATES[1:])})",))
+        if k == "set" and a and a[0].isdigit() and int(a[0]) in IPR_RATES:
+            self.ipr = int(a[0])
+            return self.reply(t)
+        return self.error(t, 50)
 
     def _faulted(self, line: str, now: int) -> bool:
         """Apply the scenario's line faults to this command; True when it is not to be executed."""

@@ -26,6 +26,8 @@ AS = {
 DEFAULT_OTP = dict(b00=480000, bt1=11537, bt2=-7050, bp1=6217, b11=-2405, bp2=1843, b12=-1027, b21=512,
                    bp3=-1303, a0=40960, a1=-1034, a2=2216)
 _AVG = [0, 1, 2, 4, 8, 16, 32, 64]
+# IO_SETUP t_standby[7:5]: the wait between measurements in normal mode, ms (datasheet, IO_SETUP register)
+T_STANDBY_MS = (1, 5, 50, 250, 500, 1000, 2000, 4000)
 
 
 def otp_bytes(otp) -> bytes:
@@ -98,6 +100,26 @@ class QMP6988(RegisterModel):
         self.raw_p = self.raw_t = 0
         self._pending = None
         self._busy_until = 0
+        self._normal_at = None
+
+    def _meas_ms(self) -> int:
+        v = self.ctrl_meas
+        return 1 + _AVG[v >> 5] + _AVG[(v >> 2) & 7]
+
+    def _convert(self):
+        n_t, n_p = _AVG[self.ctrl_meas >> 5], _AVG[(self.ctrl_meas >> 2) & 7]
+        dt, dp = raw_codes(self.k, self.value("temperature_c"), self.value("pressure_pa"))
+        return (dt + (1 << 23)) if n_t else 0, (dp + (1 << 23)) if n_p else 0
+
+    def _normal(self) -> bool:
+        """Normal mode (power_mode 11): measurement, t_standby, measurement...; the data registers hold the last
+        completed one; True while one runs (DEVICE_STAT measure)."""
+        if self._normal_at is None:
+            return False
+        el = self.now_ms() - self._normal_at
+        if el >= self._meas_ms():
+            self.raw_t, self.raw_p = self._convert()
+        return el % (self._meas_ms() + T_STANDBY_MS[self.io_setup >> 5]) < self._meas_ms()
 
     def _latch(self):
         if self._pending and self.now_ms() >= self._busy_until:
@@ -116,11 +138,10 @@ class QMP6988(RegisterModel):
             self.io_setup = v
         elif reg == 0xF4:
             self.ctrl_meas = v
-            if v & 0x03:
-                n_t, n_p = _AVG[v >> 5], _AVG[(v >> 2) & 7]
-                self._busy_until = self.now_ms() + 1 + n_t + n_p
-                dt, dp = raw_codes(self.k, self.value("temperature_c"), self.value("pressure_pa"))
-                self._pending = ((dt + (1 << 23)) if n_t else 0, (dp + (1 << 23)) if n_p else 0)
+            self._normal_at = self.now_ms() if v & 0x03 == 3 else None
+            if v & 0x03 in (1, 2):
+                self._busy_until = self.now_ms() + self._meas_ms()
+                self._pending = self._convert()
 
     def read_reg(self, reg):
         self._latch()
@@ -131,12 +152,13 @@ class QMP6988(RegisterModel):
         if reg == 0xF1:
             return self.iir
         if reg == 0xF3:
-            return 0x08 if self._pending else 0x00
+            return 0x08 if self._pending or self._normal() else 0x00
         if reg == 0xF4:
             return self.ctrl_meas
         if reg == 0xF5:
             return self.io_setup
         if 0xF7 <= reg <= 0xFC:
+            self._normal()
             v = self.raw_p if reg < 0xFA else self.raw_t
             return (v >> 16, (v >> 8) & 0xFF, v & 0xFF)[(reg - 0xF7) % 3]
         return 0
