@@ -16,7 +16,8 @@ def chatty_board():
     b.close()
 
 
-@pytest.mark.parametrize("how", ["import machine\nmachine.reset()", "import machine\nmachine.soft_reset()"])
+@pytest.mark.parametrize("how", ["import machine\nmachine.reset()", "import time, machine\ntime.sleep_ms(50)\n"
+                                 "machine.reset()"])
 def test_a_reset_under_a_command_is_one_clear_error(chatty_board, how):
     with connect(chatty_board.port) as dev:
         assert dev.exec("print(6 * 7)").strip() == "42"

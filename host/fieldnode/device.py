@@ -18,6 +18,7 @@ from .errors import DeviceError
 
 # What a board prints when it resets under a running command: the ESP32 ROM's boot line (esp-idf ROM bootloader,
 # "rst:0x1 (POWERON_RESET),boot:0x13 ..."), pyexec's soft-reboot line, and the friendly REPL's banner.
+_TAIL = 8  # bytes left waiting while reading in chunks (see Device.run)
 RESET_MARKS = (b"rst:0x", b"MPY: soft reboot", b"\r\nMicroPython v")
 
 
@@ -64,27 +65,29 @@ class Device:
             raise DeviceError(f"{self.port}: the board did not take the code ({e})",
                               "is it still in the raw REPL? reconnect, or reset the board")
         end = time.monotonic() + timeout
-        parts = []
-        for _ in ("stdout", "stderr"):
-            data = b""
-            while not data.endswith(b"\x04"):
-                if watch is not None:
-                    watch()
-                if time.monotonic() >= end:
-                    self._interrupt()
-                    raise DeviceError(f"{self.port}: the code did not finish within {timeout:g} s; it was "
-                                      "interrupted (Ctrl-C)",
-                                      "give a longer timeout, or look for a loop that never ends")
-                try:
-                    data += self.t.read_until(1, b"\x04", timeout=0.2)
-                except (OSError, serial.SerialException) as e:
-                    raise DeviceError(f"{self.port}: the board stopped answering ({e})", "reconnect, or reset it")
-                if any(m in data for m in RESET_MARKS):
-                    raise DeviceError(f"{self.port}: the board reset while running the command",
-                                      "it may have crashed, browned out or been reset: run the command again; "
-                                      "if it repeats, watch it with: fieldnode monitor --port PORT")
-            parts.append(data[:-1].decode(errors="replace"))
-        return parts[0], parts[1]
+        buf = b""
+        while buf.count(b"\x04") < 2:
+            if watch is not None:
+                watch()
+            if time.monotonic() >= end:
+                self._interrupt()
+                raise DeviceError(f"{self.port}: the code did not finish within {timeout:g} s; it was "
+                                  "interrupted (Ctrl-C)",
+                                  "give a longer timeout, or look for a loop that never ends")
+            try:
+                # Own reads, not mpremote's read_until (which does not return while bytes keep coming, whatever
+                # its timeouts). The last bytes waiting are read one at a time, so the raw REPL's ">" after the
+                # second end marker is left for the next exec.
+                n = self.t.serial.in_waiting
+                buf += self.t.serial.read(n - _TAIL) if n > _TAIL else self.t.serial.read(1)
+            except (OSError, serial.SerialException) as e:
+                raise DeviceError(f"{self.port}: the board stopped answering ({e})", "reconnect, or reset it")
+            if any(m in buf for m in RESET_MARKS):
+                raise DeviceError(f"{self.port}: the board reset while running the command",
+                                  "it may have crashed, browned out or been reset: run the command again; "
+                                  "if it repeats, watch it with: fieldnode monitor --port PORT")
+        out, err, _ = buf.split(b"\x04", 2)
+        return out.decode(errors="replace"), err.decode(errors="replace")
 
     def _interrupt(self):
         """Ctrl-C the running code, let its KeyboardInterrupt through, and enter the raw REPL again so the next
@@ -92,7 +95,7 @@ class Device:
         try:
             self.t.serial.write(b"\x03")
             self.t.read_until(1, b"\x04>", timeout=2, timeout_overall=5)
-            self.t.enter_raw_repl(soft_reset=False, timeout_overall=5)
+            enter_raw_repl(self.t, 5)
         except (OSError, serial.SerialException, TransportError):
             pass
 
@@ -149,7 +152,7 @@ def connect(port: str, soft_reset: bool = False, timeout: int = 10) -> Device:
     except (TransportError, OSError, serial.SerialException) as e:
         raise DeviceError(f"cannot open {port}: {e}", "check the port name and your permissions (dialout group)")
     try:
-        t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
+        enter_raw_repl(t, timeout, soft_reset)
     except (TransportError, OSError, serial.SerialException):
         try:
             t.close()
@@ -158,6 +161,49 @@ def connect(port: str, soft_reset: bool = False, timeout: int = 10) -> Device:
         raise DeviceError(f"{port}: not a MicroPython board (no raw REPL answer)",
                           "flash MicroPython first: fieldnode flash --board NAME --port PORT")
     return Device(t, port)
+
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+
+
+def enter_raw_repl(t, timeout: float = 10, soft_reset: bool = False) -> None:
+    """Interrupt what the board runs and enter the raw REPL, within ``timeout`` overall whatever the board prints.
+
+    mpremote's own ``enter_raw_repl`` checks its overall timeout only while no byte arrives, so a node whose main.py
+    prints without pause, and which missed the one Ctrl-C (sent while it was still booting), keeps it reading for
+    ever. Here Ctrl-C and Ctrl-A are sent again every 2 s until the raw REPL's banner comes (shared/runtime/pyexec.c:
+    "raw REPL; CTRL-B to exit\r\n", then ">"), reading byte by byte so the prompt is left for the exec that
+    follows. TransportError when the deadline passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        t.serial.write(b"\r\x03")
+        time.sleep(0.05)
+        t.serial.write(b"\x03")  # a second Ctrl-C: the first may land in a boot.py that catches one
+        time.sleep(0.05)
+        while t.serial.in_waiting:
+            t.serial.read(t.serial.in_waiting)
+        t.serial.write(b"\r\x01")
+        if _read_to(t, RAW_BANNER, min(end, time.monotonic() + 2)):
+            break
+    else:
+        raise TransportError("could not enter raw repl")
+    if soft_reset:
+        t.serial.write(b"\x04")
+        if not (_read_to(t, b"soft reboot\r\n", end) and _read_to(t, RAW_BANNER, end)):
+            raise TransportError("could not enter raw repl after the soft reset")
+    t.in_raw_repl = True
+
+
+def _read_to(t, ending: bytes, end: float) -> bool:
+    """Read until ``ending`` (True) or the monotonic time ``end`` (False), a byte at a time."""
+    data = b""
+    while time.monotonic() < end:
+        b = t.serial.read(1)  # the port's read timeout (1 s) bounds each read
+        if b:
+            data = (data + b)[-len(ending):]
+            if data == ending:
+                return True
+    return False
 
 
 def release(t, resume: bool = True) -> None:
