@@ -33,3 +33,26 @@ def test_esptool_erase_flash_over_rfc2217_wipes_files_and_reboots_micropython(tm
         assert "['boot.py'] 1" in out.stdout  # a fresh filesystem after the erase; EN reset reads as power-on
     finally:
         b.close()
+
+
+def test_a_refused_flash_leaves_the_board_running_micropython(tmp_path):
+    # The board file is for an ESP32-S3, the virtual board is an ESP32: fieldnode flash refuses after connecting
+    # (esptool put the chip in its bootloader), and must reset it back to MicroPython, not leave it there.
+    from fieldnode import espimage, flash
+    from fieldnode.device import connect
+    from fieldnode.errors import DeviceError
+
+    b = VirtualBoard("m5stack-atom-lite", flash_dir=tmp_path / "flash")
+    image = tmp_path / "mp-esp32s3.bin"
+    image.write_bytes(espimage.build_firmware("esp32s3", "v1.24.1"))
+    try:
+        b.start()
+        seen = []
+        with pytest.raises(DeviceError, match="but board lilygo-t-sim7080g-s3 has an ESP32-S3"):
+            flash.flash(b.url, "lilygo-t-sim7080g-s3", image, progress=lambda d, t, s: seen.append((s, d)))
+        assert seen[0] == ("connect", 0)  # on screen before the bootloader sync
+        assert any(e["kind"] == "download_mode" for e in b.events)
+        with connect(b.port, timeout=20) as dev:  # MicroPython answers again, no RESET button needed
+            assert dev.exec("print(6 * 7)").strip() == "42"
+    finally:
+        b.close()

@@ -144,7 +144,8 @@ def flash(port, board, firmware_path=None, erase=False, progress=None, *, connec
     """Write MicroPython to ``board`` (name or Board) on ``port`` (None: find it by USB id).
 
     ``firmware_path`` None takes the newest cached firmware for the board's chip. ``progress(done, total,
-    stage)`` is called as work proceeds; stage is "erase", "write" or "verify". Returns a FlashResult."""
+    stage)`` is called as work proceeds; stage is "connect", "stub", "erase", "write" or "verify", each first
+    with done 0, so a screen shows the stage at once. Returns a FlashResult."""
     t0 = time.monotonic()
     b = boards.load(board) if isinstance(board, str) else board
     fw_path, info = firmware.resolve(b.chip, firmware_path)
@@ -159,9 +160,20 @@ def flash(port, board, firmware_path=None, erase=False, progress=None, *, connec
     saved = EspLog.instance
     log.set_logger(logger)
     try:
+        if progress:
+            progress(0, 1, "connect")  # something on screen at once: the bootloader sync can take seconds
         esp = connect(port, connect_attempts, before)
+        if progress:
+            progress(1, 1, "connect")
         with esp:
-            result = _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, after)
+            try:
+                result = _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, after)
+            except DeviceError:
+                # refused before anything was written (wrong chip, smaller flash): the board goes back to what it
+                # ran instead of waiting in the ROM bootloader for someone to press RESET
+                if after == "hard-reset":
+                    _quiet_reset(esp)
+                raise
     except FatalError as e:
         raise DeviceError(f"flashing {b.name} on {port} failed: {str(e).strip().splitlines()[0]}",
                           "retry; if it fails again, retry with --erase, then check the cable")
@@ -179,9 +191,14 @@ def _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, 
                           f"{CHIP_NAMES[b.chip]}", "choose the board file for this hardware (fieldnode boards)")
     description = esp.get_chip_description()
     mac = ":".join(f"{x:02x}" for x in esp.read_mac())
+    stage[0] = "stub"
+    if progress:
+        progress(0, 1, "stub")  # uploading esptool's flasher stub and reading the flash id: seconds, no bar of its own
     esp = cmds.run_stub(esp)
     cmds.attach_flash(esp)
     detected = cmds.detect_flash_size(esp)
+    if progress:
+        progress(1, 1, "stub")
     if detected and parse_size(detected) < b.flash_bytes:
         raise DeviceError(f"the chip on {port} has {detected} of flash, but board {b.name} says "
                           f"{b['flash_size']}", "fix flash_size in the board file or choose the right board")
@@ -193,6 +210,8 @@ def _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, 
         if progress:
             progress(1, 1, "erase")
     stage[0] = "write"
+    if progress:
+        progress(0, size, "write")  # esptool erases the region first, before its own bar starts
     with open(fw_path, "rb") as f:
         cmds.write_flash(esp, [(b.firmware_offset, f)])
     stage[0] = "verify"
@@ -206,6 +225,13 @@ def _flash_connected(esp, port, b, fw_path, info, size, erase, progress, stage, 
     return FlashResult(port=port, board=b.name, chip=b.chip, chip_description=description, mac=mac,
                        flash_size=detected, firmware=str(fw_path), firmware_version=info.version,
                        offset=b.firmware_offset, size=size, erased=bool(erase), verified=True, seconds=0.0)
+
+
+def _quiet_reset(esp) -> None:
+    try:
+        cmds.reset_chip(esp, "hard-reset")
+    except (FatalError, serial.SerialException, OSError):
+        pass  # the refusal is what the user needs to read; a failed reset must not hide it
 
 
 def wait_for_repl(port: str, timeout: float = 10.0) -> bool:
