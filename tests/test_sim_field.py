@@ -80,3 +80,33 @@ def test_a_field_action_that_does_not_exist_says_which_do():
         assert "sim out" in e.value.hint and "coverage off" in e.value.hint
     finally:
         b.close()
+
+
+def test_the_readme_flow_on_a_virtual_board(sim_board, tmp_path):
+    # README "Try it without hardware": sim board, collect, deploy, provision: a pass, with no --endpoint, because
+    # the virtual SIM's network delivers uni.soracom.io to the local collector, as SORACOM's network does to SORACOM.
+    import os
+
+    from fieldnode.collector import Collector, Servers
+    from fieldnode.registry import Registry
+
+    home = tmp_path / "home"
+    home.mkdir()
+    registry = Registry(home / "registry.sqlite")
+    col = Collector(home / "collector.sqlite", registry)
+    servers = Servers(col, host="127.0.0.1", udp=0, tcp=-1, http=-1)
+    try:
+        addr = servers.addresses[0].split("://", 1)[1]
+        b = sim_board("--collector", addr)
+        env = dict(os.environ, FIELDNODE_HOME=str(home))
+        for verb in (["deploy", "--board", "m5stack-core2", "--port", b.port],
+                     ["provision", "--board", "m5stack-core2", "--port", b.port, "--no-start"]):
+            p = subprocess.run([sys.executable, "-m", "fieldnode", *verb], capture_output=True, text=True,
+                               timeout=300, cwd=ROOT, env=env)
+            assert p.returncode == 0, p.stdout + p.stderr
+        assert "PASS" in p.stdout and "collector uni.soracom.io:23080" in p.stdout
+        assert col.status()["totals"]["stored"] == 1
+    finally:
+        servers.close()
+        col.close()
+        registry.close()

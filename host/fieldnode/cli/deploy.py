@@ -1,11 +1,11 @@
 """``fieldnode deploy``: build the firmware for a board and upload what changed."""
 
 import json
-import sys
 
 from ..deploy import deploy
 from ..device import connect
 from ..errors import ConfigError
+from . import ProgressBar
 
 
 def register(sub):
@@ -37,16 +37,15 @@ def run(args):
         except json.JSONDecodeError as e:
             raise ConfigError(f"{args.config}: not valid JSON at line {e.lineno}: {e.msg}")
 
+    bar = ProgressBar()  # one line on a terminal, a line per stage in a log (not a \r per file)
+
     def progress(done, total, path):
         if not args.json:
-            pct = 100 * done // max(total, 1)
-            print(f"\r  [{'#' * (pct // 5):<20}] {pct:3d}% {path:<40}", end="", file=sys.stderr, flush=True)
+            bar(done, total, "upload")
 
     with connect(args.port) as dev:
         res = deploy(dev, args.board, config=config, overwrite_config=args.overwrite_config, progress=progress,
                      change_board=args.change_board)
-    if res.uploaded and not args.json:
-        print(file=sys.stderr)
     if args.json:
         print(json.dumps(res.__dict__, indent=2))
     else:

@@ -9,6 +9,8 @@ import threading
 
 from ..errors import UsageError
 
+LOCAL_COLLECTOR = "127.0.0.1:23080"  # `fieldnode collect`'s default UDP/TCP port
+
 
 def register(sub):
     p = sub.add_parser("sim", help="simulate boards (and fleets)",
@@ -36,6 +38,9 @@ def register(sub):
     b.add_argument("--no-coverage", action="store_true", help="start where no cell is heard")
     b.add_argument("--denied", action="store_true", help="start with a network that refuses the SIM")
     b.add_argument("--rssi", type=int, metavar="DBM", help="the signal the modem reports (default -83)")
+    b.add_argument("--collector", metavar="HOST:PORT", default=LOCAL_COLLECTOR,
+                   help="where the modem's network delivers uplinks to SORACOM's endpoint uni.soracom.io "
+                        f"(default {LOCAL_COLLECTOR}: a `fieldnode collect` on this machine)")
     b.set_defaults(func=run_board)
     r = ssub.add_parser(
         "run", help="run one or many virtual boards on virtual time against a local collector",
@@ -119,6 +124,10 @@ def run_board(args, ready=None, stop_event=None):
         else:
             print(f"virtual {board.board.name} on {board.port}  and  {board.url}", flush=True)
             print(f"flash image {board.flash.path}; Ctrl-C stops", flush=True)
+            if board.modem is not None:
+                print(f"its network delivers uni.soracom.io to {scn['modem']['dns']['uni.soracom.io']} "
+                      "(run `fieldnode collect` there); type a field action (sim out, coverage off, ...) to test",
+                      flush=True)
         if ready:
             ready(board)
         if stop_event is None:
@@ -152,6 +161,11 @@ def _board_scenario(args) -> dict:
                 denied=getattr(args, "denied", False), rssi=getattr(args, "rssi", None))
     if any(v for v in opts.values() if v is not None):
         scn["modem"] = field.start_scenario(base=scn.get("modem"), **opts)
+    # The virtual SIM's network delivers the default endpoint (provisioning's uni.soracom.io:23080) to a collector
+    # on this machine, as SORACOM's network delivers it to SORACOM: `fieldnode provision` then works unchanged.
+    collector = getattr(args, "collector", None) or LOCAL_COLLECTOR
+    scn["modem"] = dict(scn.get("modem") or {})
+    scn["modem"]["dns"] = {"uni.soracom.io": collector, **(scn["modem"].get("dns") or {})}
     return scn
 
 
