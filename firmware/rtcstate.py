@@ -15,12 +15,16 @@ state:
    16  4  last uplink attempt, device seconds
    20  2  maximum vibration RMS since the last summary, milli-g
    22  2  config generation that the last cycle used
-   24  1  length of the detector state
+   24  1  length of the detector state (TAIL: it is in the tail below)
    25 32  detector state (core.detector.STATE_SIZE bytes, zero padded)
    57  4  first queue counter made since the power-on while the clock was unset (0: none or not known)
    61  4  highest queue counter ever put on the wire since the power-on
    65  1  reserved
    66  2  CRC-16/CCITT of bytes 0..65
+
+A detector state longer than 32 bytes (the seasonal profile of core/surprise.py, up to DET_MAX bytes) goes in a
+tail after the 68 bytes: its length (2 bytes), the state, and a CRC-16 of both. A torn or stale tail only loses the
+detector's state (it warms up again); the head stays valid.
 
 The two counters let timesync.py correct, exactly, the times of reports queued before the clock was set: RTC
 memory is lost exactly when the RTC's time is, so both describe the power-on the clock counts from.
@@ -35,7 +39,9 @@ from core.usage import crc16 as _crc16  # CRC-16/CCITT-FALSE, the one the usage 
 SIZE = const(68)
 _VERSION = const(3)
 _FMT = "<2sBBBBHIIIHHB32sIIB"
-_DET_MAX = const(32)
+_DET_MAX = const(32)  # inline in the head
+DET_MAX = const(512)  # in the tail (issue budget: a detector's state is at most 512 bytes)
+_TAIL = const(255)
 
 
 class State:
@@ -66,17 +72,37 @@ class State:
          self.last_attempt, self.rms_max, self.config_gen, n, det, self.clock_from, self.sent_hw,
          _) = struct.unpack_from(_FMT, raw, 0)
         self.detector = bytes(det[:n]) if n <= _DET_MAX else b""
+        if n == _TAIL:
+            self.detector = _tail(raw)
         self.fresh = False
         return self
 
     def dump(self):
-        if len(self.detector) > _DET_MAX:
-            raise ValueError("detector state of %d bytes does not fit RTC slot of %d" % (len(self.detector), _DET_MAX))
-        buf = bytearray(SIZE)
+        det = bytes(self.detector)
+        if len(det) > DET_MAX:
+            raise ValueError("detector state of %d bytes does not fit RTC memory's %d" % (len(det), DET_MAX))
+        inline = len(det) <= _DET_MAX
+        buf = bytearray(SIZE if inline else SIZE + 4 + len(det))
         struct.pack_into(_FMT, buf, 0, b"FN", _VERSION, min(self.attempts, 255), self.alarm & 0xFF,
                          min(self.failures, 255), min(self.cycles, 0xFFFF), self.last_summary & 0xFFFFFFFF,
                          self.last_uplink & 0xFFFFFFFF, self.last_attempt & 0xFFFFFFFF, min(self.rms_max, 0xFFFF),
-                         self.config_gen & 0xFFFF, len(self.detector), bytes(self.detector),
+                         self.config_gen & 0xFFFF, len(det) if inline else _TAIL, det if inline else b"",
                          self.clock_from & 0xFFFFFFFF, self.sent_hw & 0xFFFFFFFF, 0)
         struct.pack_into("<H", buf, SIZE - 2, _crc16(buf, SIZE - 2))
+        if not inline:
+            struct.pack_into("<H", buf, SIZE, len(det))
+            buf[SIZE + 2:SIZE + 2 + len(det)] = det
+            struct.pack_into("<H", buf, SIZE + 2 + len(det), _crc16(memoryview(buf)[SIZE:], len(det) + 2))
         return bytes(buf)
+
+
+def _tail(raw):
+    # the detector state after the head, or b"" when the tail is missing, too long or fails its CRC
+    if len(raw) < SIZE + 4:
+        return b""
+    n = struct.unpack_from("<H", raw, SIZE)[0]
+    if n > DET_MAX or len(raw) < SIZE + 4 + n:
+        return b""
+    if _crc16(memoryview(raw)[SIZE:], n + 2) != struct.unpack_from("<H", raw, SIZE + 2 + n)[0]:
+        return b""
+    return bytes(raw[SIZE + 2:SIZE + 2 + n])
