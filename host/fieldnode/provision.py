@@ -29,7 +29,7 @@ from pathlib import Path
 from . import boards, provision_device
 from .collector.db import Reader, Unreadable
 from .device import Device, connect
-from .errors import ConfigError, DeviceError, NetworkError, UsageError
+from .errors import DeviceError, NetworkError, UsageError
 from .paths import home
 from .registry import Registry, default_who, parse_device_id
 
@@ -343,12 +343,6 @@ def _reset(dev):
 
 def load_extra(path) -> dict:
     """More config from a JSON file (policy, detector, alarm ...), for ``--config``."""
-    try:
-        d = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}", "give an existing JSON file")
-    except ValueError as e:
-        raise ConfigError(f"{path} is not JSON: {e}", "fix the file (a JSON object of config sections)")
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path} must hold a JSON object", 'e.g. {"policy": {"summary_s": 1800}}')
-    return d
+    from .jsonfile import read_object
+
+    return read_object(path, "a JSON object of config sections", '{"policy": {"summary_s": 1800}}')

@@ -4,7 +4,7 @@ import json
 
 from ..deploy import deploy
 from ..device import connect
-from ..errors import ConfigError
+from ..jsonfile import read_object
 from . import ProgressBar
 
 
@@ -27,15 +27,7 @@ def register(sub):
 
 
 def run(args):
-    config = None
-    if args.config:
-        try:
-            with open(args.config) as f:
-                config = json.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"no such config file: {args.config}")
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{args.config}: not valid JSON at line {e.lineno}: {e.msg}")
+    config = read_object(args.config, "the device's config.json, a JSON object") if args.config else None
 
     bar = ProgressBar()  # one line on a terminal, a line per stage in a log (not a \r per file)
 

@@ -144,19 +144,12 @@ def run_board(args, ready=None, stop_event=None):
 
 def _board_scenario(args) -> dict:
     """The board's scenario: --scenario's file, with --no-sim, --no-coverage, --denied and --rssi applied."""
+    from ..jsonfile import read_object
     from ..sim import field
 
     scn = {}
     if getattr(args, "scenario", None):
-        try:
-            with open(args.scenario) as f:
-                scn = json.load(f)
-        except OSError as e:
-            raise UsageError(f"cannot read {args.scenario}: {e.strerror}", "give a board scenario JSON file")
-        except ValueError as e:
-            raise UsageError(f"{args.scenario} is not valid JSON: {e}", "fix the file")
-        if not isinstance(scn, dict):
-            raise UsageError(f"{args.scenario}: a board scenario is a JSON object", '{"modem": {...}, "env": {...}}')
+        scn = read_object(args.scenario, "a board scenario, a JSON object", '{"modem": {...}, "env": {...}}')
     opts = dict(no_sim=getattr(args, "no_sim", False), no_coverage=getattr(args, "no_coverage", False),
                 denied=getattr(args, "denied", False), rssi=getattr(args, "rssi", None))
     if any(v for v in opts.values() if v is not None):
