@@ -251,7 +251,7 @@ def test_timers_on_an_interactive_board_run_in_real_time_and_a_soft_reset_ends_t
 
 def test_a_held_pad_keeps_its_level_until_released(board):
     # ESP32 quick reference, "Pins and GPIO": Pin.init(hold=True) keeps the pad's level; writes change nothing until
-    # the hold is released (the modem's DTR is held high this way through deep sleep, net/cellular.py)
+    # the hold is released (the modem's DTR is held high this way through deep sleep, net/cellpower.py)
     v = _values(_run(board, """
 import machine
 p = machine.Pin(27, machine.Pin.OUT, value=1, hold=True)

@@ -1,4 +1,4 @@
-"""The modem's UART sleep and its DTR line (firmware/net/cellular.py, sim/modems/radio.py): with a DTR pin in the board
+"""The modem's UART sleep and its DTR line (firmware/net/cellpower.py, sim/modems/radio.py): with a DTR pin in the board
 file the firmware turns the sleep on (SIM7080G AT+CSCLK=1, BG9x AT+QSCLK=1), drives DTR low while it talks and high
 when it is done, and the modem then idles at its DRX figure instead of its awake idle current during the PSM active
 time; a module left asleep by the previous cycle still answers the next one; without a DTR pin the sleep is never

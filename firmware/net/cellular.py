@@ -17,7 +17,7 @@ from micropython import const
 from net import cell3gpp as G
 from net import link as L
 from net.at import AT, ATError, fields, num
-from net.cellpower import Power, drive as _drive  # noqa: F401  (_drive: net/passthrough.py imports it from here)
+from net.cellpower import Power
 
 _SIM_WAIT = const(10000)  # SIM initialisation after boot: +CME ERROR: 14 "SIM busy" until ready
 _REG_POLL = const(2000)  # between AT+CEREG? reads while waiting for registration (URCs end the wait early)

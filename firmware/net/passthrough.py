@@ -6,7 +6,7 @@
 #     p.diagnose("sim7080g", 1, 115200, 4, '{"apn": "soracom.io"}', 60000)   # prints one JSON line of facts
 #
 # On a board that wires the modem's DTR (``dtr`` below) the modem may be asleep with DTR high, its UART deaf, left
-# so by the application's last cycle (net/cellular.py, UART sleep): DTR is driven low first, which wakes it.
+# so by the application's last cycle (net/cellpower.py, UART sleep): DTR is driven low first, which wakes it.
 #
 # Output is text, one reply line per printed line; bytes that are not printable ASCII are shown as \xNN so a
 # garbled modem never breaks the host's terminal.
@@ -46,7 +46,7 @@ def _wake(dtr):
     if dtr is not None:
         from machine import Pin
 
-        from net.cellular import _drive
+        from net.cellpower import drive as _drive
 
         _drive(Pin(dtr, Pin.OUT), 0, False)
         time.sleep_ms(50)  # TinyGSM's SIM70xx figure; a BG9x that needs longer makes the first try time out
