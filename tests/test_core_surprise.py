@@ -100,27 +100,25 @@ def test_the_cv_tools_decision_replica_raises_where_the_firmware_does():
         assert raised and raised == nab_cv.decide(lz, full["warmup"], full["raise"], full["clear"], full["holdoff"])
 
 
-def test_same_under_micropython_and_no_allocation(mpy, tmp_path):
-    xs = _noise(3, 600) + _noise(4, 100, sd=40, base=1200) + [2**25, -(2**25), 0] + _noise(5, 100)
-    cfg = {"warmup": 100, "holdoff": 50}
+def _on_micropython(mpy, tmp_path, xs, cfg):
+    """The detector for cfg fed xs under CPython and under MicroPython: (CPython's [[event, score], ..., state
+    bytes], MicroPython's, bytes MicroPython allocated over all the updates from the very first after construction)."""
     ref = Surprise(cfg)
-    want = []
-    for x in xs:
-        want.append([ref.update(x), ref.score])
+    want = [[ref.update(x), ref.score] for x in xs]
     want.append(list(ref.to_bytes()))
     (tmp_path / "xs.json").write_text(json.dumps(xs))
     out = mpy(f"""
 import json, gc
 from core.detector import make
+from array import array
 xs = json.load(open({str(tmp_path / 'xs.json')!r}))
 d = make(json.loads({json.dumps(json.dumps(cfg))}))
-from array import array
 evs = array('i', [0] * len(xs))
 scs = array('i', [0] * len(xs))
 i = a0 = a1 = 0  # bind the globals first: a new global can grow the module dict, not the detector
 gc.collect(); gc.disable()
 a0 = gc.mem_alloc()
-for i in range(len(xs)):  # from the very first update after construction
+for i in range(len(xs)):
     evs[i] = d.update(xs[i])
     scs[i] = d.score
 a1 = gc.mem_alloc()
@@ -131,8 +129,12 @@ for i in range(len(xs)):
 print(' '.join(str(v) for v in d.to_bytes()))
 """).check()
     lines = out.splitlines()
-    alloc = int(lines[0])
-    got = [[int(v) for v in ln.split()] for ln in lines[1:]]
+    return want, [[int(v) for v in ln.split()] for ln in lines[1:]], int(lines[0])
+
+
+def test_same_under_micropython_and_no_allocation(mpy, tmp_path):
+    xs = _noise(3, 600) + _noise(4, 100, sd=40, base=1200) + [2**25, -(2**25), 0] + _noise(5, 100)
+    want, got, alloc = _on_micropython(mpy, tmp_path, xs, {"warmup": 100, "holdoff": 50})
     assert got == want and any(e & RAISED for e, _ in want[:-1])
     assert alloc == 0
 
@@ -185,32 +187,6 @@ def test_daily_period_from_timestamps():
 def test_seasonal_same_under_micropython_and_no_allocation(mpy, tmp_path):
     xs = _daily(13, 6, per=96, skip=4) + [2**25, -(2**25), 0] + _daily(14, 1, per=96)
     cfg = {"warmup": 100, "holdoff": 50, "period": 96, "bins": 48}
-    ref = Surprise(cfg)
-    want = [[ref.update(x), ref.score] for x in xs]
-    want.append(list(ref.to_bytes()))
-    (tmp_path / "xs.json").write_text(json.dumps(xs))
-    out = mpy(f"""
-import json, gc
-from core.detector import make
-from array import array
-xs = json.load(open({str(tmp_path / 'xs.json')!r}))
-d = make(json.loads({json.dumps(json.dumps(cfg))}))
-evs = array('i', [0] * len(xs))
-scs = array('i', [0] * len(xs))
-i = a0 = a1 = 0
-gc.collect(); gc.disable()
-a0 = gc.mem_alloc()
-for i in range(len(xs)):
-    evs[i] = d.update(xs[i])
-    scs[i] = d.score
-a1 = gc.mem_alloc()
-gc.enable()
-print(a1 - a0)
-for i in range(len(xs)):
-    print(evs[i], scs[i])
-print(' '.join(str(v) for v in d.to_bytes()))
-""").check()
-    lines = out.splitlines()
-    got = [[int(v) for v in ln.split()] for ln in lines[1:]]
+    want, got, alloc = _on_micropython(mpy, tmp_path, xs, cfg)
     assert got == want and any(e & RAISED for e, _ in want[:-1])
-    assert int(lines[0]) == 0
+    assert alloc == 0

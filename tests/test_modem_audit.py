@@ -2,34 +2,15 @@
 and expects the exact bytes the document gives (the section is cited in the model next to the answer)."""
 
 import pytest
-from fieldnode.sim.clock import VirtualClock
-from fieldnode.sim.modems import create
+from modem_util import Rig, booted
 
 ALL = ("sim7080g", "bg95", "bg96", "bg77")
 QUECTEL = ("bg95", "bg96", "bg77")
 
 
-class Rig:
-    def __init__(self, name, scenario=None):
-        self.clock = VirtualClock()
-        self.m = create(name, self.clock, scenario)
-
-    def wait(self, ms):
-        self.clock.advance(ms)
-        self.m.poll(self.clock.now_ms())
-        return self.m.read(65536)
-
-    def at(self, line, ms=300):
-        self.m.write(line.encode() + b"\r")
-        return self.wait(ms)
-
-
 def ready(name, scenario=None):
     """Booted, echo off, registered (the default scenario attaches 6 s after boot)."""
-    r = Rig(name, scenario)
-    r.wait(r.m.BOOT_MS + 7000)
-    r.at("ATE0")
-    return r
+    return booted(Rig(name, scenario), after_ms=7000, echo_off=True)
 
 
 def ok(*lines):

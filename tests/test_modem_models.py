@@ -1,33 +1,20 @@
 """The modem models byte for byte under CPython: framing, echo, CME modes, PWRKEY timing, registration over
 virtual time, CEREG URCs, PSM entry, power states and scenario validation."""
 
+import modem_util
 import pytest
 from fieldnode.errors import ConfigError
 from fieldnode.sim.clock import VirtualClock
 from fieldnode.sim.modems import BG77, BG95, BG96, MODEMS, SIM7080G, BG9x, create
+from modem_util import Rig
 
 
-class Rig:
-    def __init__(self, name, scenario=None):
-        self.clock = VirtualClock()
-        self.m = create(name, self.clock, scenario)
-        self.power = []
-        self.m.on_power = self.power.append
-
-    def wait(self, ms):
-        self.clock.advance(ms)
-        self.m.poll(self.clock.now_ms())
-        return self.m.read(65536)
-
-    def at(self, line, ms=200):
-        self.m.write(line.encode() + b"\r")
-        return self.wait(ms)
+def rig(name, scenario=None):
+    return Rig(name, scenario, at_ms=200).watch_power()
 
 
 def booted(name, scenario=None):
-    r = Rig(name, scenario)
-    r.wait(r.m.BOOT_MS)
-    return r
+    return modem_util.booted(rig(name, scenario))
 
 
 def test_table_and_variants():
@@ -37,7 +24,7 @@ def test_table_and_variants():
 
 
 def test_boot_banners_echo_and_framing():
-    r = Rig("sim7080g", {"power": "off"})
+    r = rig("sim7080g", {"power": "off"})
     r.m.power_on()
     assert r.wait(3499) == b""  # not ready before the boot time
     assert r.wait(1) == b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS Ready\r\n"
@@ -62,7 +49,7 @@ def test_cme_modes_and_no_sim():
 
 
 def test_pwrkey_timing():
-    r = Rig("sim7080g", {"power": "off"})
+    r = rig("sim7080g", {"power": "off"})
     t = r.clock.now_ms()
     r.m.pwrkey(1, t)
     r.m.pwrkey(0, t + 500)  # too short to power on

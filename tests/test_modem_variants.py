@@ -5,37 +5,19 @@ not from a run."""
 
 import json
 
+import modem_util
 import pytest
 from fieldnode import boards, parts
 from fieldnode.errors import ConfigError
 from fieldnode.sim.board import VirtualBoard
 from fieldnode.sim.clock import VirtualClock
 from fieldnode.sim.modems import MODEMS, BG9x, create, power
-
-
-class Rig:
-    def __init__(self, model):
-        self.clock = VirtualClock()
-        self.m = model
-        self.boot = self.wait(self.m.BOOT_MS)
-
-    def wait(self, ms):
-        self.clock.advance(ms)
-        self.m.poll(self.clock.now_ms())
-        return self.m.read(65536)
-
-    def at(self, line, ms=300):
-        self.m.write(line.encode() + b"\r")
-        return self.wait(ms)
+from modem_util import Rig
 
 
 def booted(name, scenario=None):
-    clock = VirtualClock()
-    r = Rig.__new__(Rig)
-    r.clock, r.m = clock, MODEMS[name](clock, scenario)
-    r.boot = r.wait(r.m.BOOT_MS)
-    r.at("ATE0")
-    return r
+    clock = VirtualClock()  # the model straight from the table, as the virtual board builds it (not create())
+    return modem_util.booted(Rig(name, clock=clock, model=MODEMS[name](clock, scenario)), echo_off=True)
 
 
 def test_one_table_for_board_files_models_and_power_profiles():
@@ -66,8 +48,7 @@ def test_a_bg96_board_file_gets_a_bg96(tmp_path):
     f.write_text(json.dumps(d))
     b = VirtualBoard(str(f), flash_dir=tmp_path / "flash", scenario={"modem": {"power": "on"}})
     try:
-        r = Rig.__new__(Rig)
-        r.clock, r.m = b.clock, b.modem
+        r = Rig(None, clock=b.clock, model=b.modem)
         r.wait(b.modem.BOOT_MS)
         assert r.at("ATI").endswith(b"\r\nQuectel\r\nBG96\r\nRevision: BG96MAR02A07M1G\r\n\r\nOK\r\n")
         assert b.modem.power_figure("idle_drx")[1].startswith("BG96:")  # its own profile, named as a stand-in

@@ -193,15 +193,24 @@ def run_cwru(data, cfg, window=512):
     return out
 
 
+def nab_data(path):
+    """The data folder as a Path when it holds the NAB subset; else None, after the one line saying it was skipped
+    (the scoring tools run where the recordings are missing, and say so rather than fail)."""
+    data = Path(path)
+    if not (data / "nab" / "windows.json").exists():
+        print(f"skipped: no data at {data} (the recordings live beside the project, not in it)")
+        return None
+    return data
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Score the detector the NAB way on ../shared/data, and on CWRU.")
     ap.add_argument("--config", help="detector config (default: the shipped one)")
     ap.add_argument("--data", default=str(DATA), help="data folder (default ../shared/data)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "nab" / "windows.json").exists():
-        print(f"skipped: no data at {data} (the recordings live beside the project, not in it)")
+    data = nab_data(args.data)
+    if data is None:
         return 0
     cfg = detect.load_config(args.config)
     res = {"nab": run_nab(data, cfg)}

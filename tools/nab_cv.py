@@ -198,9 +198,8 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "nab" / "windows.json").exists():
-        print(f"skipped: no data at {data} (the recordings live beside the project, not in it)")
+    data = ev.nab_data(args.data)
+    if data is None:
         return 0
     files = tune_nab.load_files(data)
     base = {k: v for k, v in detect.load_config().items() if k != "replay" and not k.startswith("_")}

@@ -146,9 +146,8 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="processes to run configs in (default 1)")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "nab" / "windows.json").exists():
-        print(f"skipped: no data at {data} (the recordings live beside the project, not in it)")
+    data = ev.nab_data(args.data)
+    if data is None:
         return 0
     files = load_files(data)
     base = detect.load_config(args.config)

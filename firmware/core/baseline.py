@@ -43,7 +43,8 @@ from array import array
 
 from micropython import const
 
-from core.fixed import bits
+from core.fixed import bits, config_num
+from core.fixed import ewma as _ewma
 
 RAISED = const(1)
 CLEARED = const(2)
@@ -86,15 +87,7 @@ DEFAULTS = {
 
 
 def _num(cfg, key, lo, hi, integer=False, optional=False):
-    v = cfg.get(key, DEFAULTS[key])
-    if v is None and optional:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise ValueError("detector config '%s': expected %s, got %r" % (key, "an integer" if integer else "a number",
-                                                                        v))
-    if v < lo or v > hi:
-        raise ValueError("detector config '%s' = %r is out of range: give %s to %s" % (key, v, lo, hi))
-    return v
+    return config_num(cfg.get(key, DEFAULTS[key]), key, lo, hi, integer, optional)
 
 
 def validate(cfg):
@@ -140,13 +133,6 @@ def _pop(m):
         m &= m - 1
         c += 1
     return c
-
-
-def _ewma(v, d, s, frac, i):
-    # v + d / 2**s (0 <= s <= 16) with the fraction carried in frac[i] (units of 2**-16): exact over many steps
-    f = ((d & ((1 << s) - 1)) << (16 - s)) + frac[i]  # < 2**17
-    frac[i] = f & 0xFFFF
-    return v + (d >> s) + (f >> 16)
 
 
 def _z(dev, eff):

@@ -1,4 +1,5 @@
-"""Integer helpers for the feature core: bit length, integer square root, block-float ratios.
+"""Integer helpers for the feature core: bit length, integer square root, block-float ratios, the detectors'
+fractional EWMA step (and the check of their config numbers).
 
 Everything here is plain Python on small integers: every intermediate stays below 2**30 in magnitude, which is
 the small-int range of MicroPython on a 32-bit port (``MICROPY_OBJ_REPR_A``: 31-bit signed small ints), so nothing
@@ -29,6 +30,28 @@ def bits(x):
         x >>= 1
         n += 1
     return n
+
+
+def ewma(v, d, s, frac, i):
+    """v + d / 2**s (0 <= s <= 16), the fraction carried in frac[i] (units of 2**-16, an ``array('i')`` slot): exact
+    over many steps, where a plain ``>>`` floors every step. The detectors' level and spread EWMAs (baseline.py,
+    surprise.py) share it; nothing allocates."""
+    f = ((d & ((1 << s) - 1)) << (16 - s)) + frac[i]  # < 2**17
+    frac[i] = f & 0xFFFF
+    return v + (d >> s) + (f >> 16)
+
+
+def config_num(v, key, lo, hi, integer=False, optional=False):
+    """A detector config value checked: v itself, or ValueError naming the key and what it takes (None passes when
+    optional). Config time only (baseline.py, surprise.py), not the update path."""
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+        raise ValueError("detector config '%s': expected %s, got %r" % (key, "an integer" if integer else "a number",
+                                                                        v))
+    if v < lo or v > hi:
+        raise ValueError("detector config '%s' = %r is out of range: give %s to %s" % (key, v, lo, hi))
+    return v
 
 
 def isqrt(x):

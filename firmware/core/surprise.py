@@ -44,7 +44,8 @@ from array import array
 
 from micropython import const
 
-from core.fixed import bits
+from core.fixed import bits, config_num
+from core.fixed import ewma as _ewma
 
 RAISED = const(1)
 CLEARED = const(2)
@@ -105,13 +106,6 @@ _LOGTAIL = (1973, 3029, 4409, 6139, 8241, 10732, 13624, 16926, 20646, 24789, 293
             58744, 65535)
 
 
-def _ewma(v, d, s, st, i):
-    # v + d / 2**s (0 <= s <= 16), the fraction carried in st[i] (< 2**16)
-    f = ((d & ((1 << s) - 1)) << (16 - s)) + st[i]  # < 2**17
-    st[i] = f & 0xFFFF
-    return v + (d >> s) + (f >> 16)
-
-
 def _like(st, i, r, first, warm, nb, sh, lg):
     # steps 2-3 for one raw surprise r: short mean st[i], long mean st[i + 1], long deviation st[i + 2]; -> lz
     sm = st[i]
@@ -146,13 +140,7 @@ def _ratio(num, den, q):
 
 
 def _num(cfg, key, lo, hi, integer=False):
-    v = cfg.get(key, DEFAULTS[key])
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise ValueError("detector config '%s': expected %s, got %r" % (key, "an integer" if integer else "a number",
-                                                                        v))
-    if v < lo or v > hi:
-        raise ValueError("detector config '%s' = %r is out of range: give %s to %s" % (key, v, lo, hi))
-    return v
+    return config_num(cfg.get(key, DEFAULTS[key]), key, lo, hi, integer)
 
 
 def validate(cfg):

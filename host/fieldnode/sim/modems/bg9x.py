@@ -47,7 +47,9 @@ class BG9x(QuectelIP):
                      "psm/urc": "0"}
         super().__init__(clock, scenario)
         self.add_commands({
-            "+QCCID": self._qccid, "+QCFG": self._qcfg, "+QPOWD": self._qpowd, "+QNWINFO": self._qnwinfo,
+            # AT Commands Manual, AT+QCCID "Show ICCID": +QCCID: <ICCID>; the test form OK
+            "+QCCID": self._sim_ident(lambda: f"+QCCID: {self.sc.iccid}"),
+            "+QCFG": self._qcfg, "+QPOWD": self._qpowd, "+QNWINFO": self._qnwinfo,
             "+QLTS": self._qlts, "+QCSQ": self._qcsq, "+QGMR": self._qgmr, "+QPSMS": self._qpsms,
             # AT Commands Manual, AT+QSCLK "Enable/Disable Sleep Mode": 0 disable, 1 enable (sleep while DTR high)
             "+QSCLK": lambda k, a, t: self._sleep_clock(k, a, t, "QSCLK"),
@@ -106,16 +108,6 @@ class BG9x(QuectelIP):
         if mode == "1":
             text = text[:-3] + f"{'-' if tz < 0 else '+'}{abs(tz):02d}"  # GMT time, the zone still given
         self.reply(t, (f'+QLTS: "{text},0"',))
-
-    # AT Commands Manual, AT+QCCID "Show ICCID": +QCCID: <ICCID>; the test form OK
-    def _qccid(self, k, a, t):
-        if k == "test":
-            return self.reply(t)
-        if k != "exec":
-            return self.error(t, 4)
-        if self._sim_error(t):
-            return
-        self.reply(t, (f"+QCCID: {self.sc.iccid}",))
 
     def _scanseq_ok(self, seq: str) -> bool:
         """A <scanseq> this module takes: 00 (automatic), or its RATs' codes in some order, each at most once."""

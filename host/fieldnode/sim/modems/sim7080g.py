@@ -46,7 +46,9 @@ class SIM7080G(ATModem):
         self.data_pdp = 0  # the pdpidx AT+CNACT last activated (its AT+CNCFG APN is the data connection's)
         super().__init__(clock, scenario)
         self.add_commands({
-            "+CCID": self._ccid, "+CNMP": self._cnmp, "+CMNB": self._cmnb, "+CBANDCFG": self._cbandcfg,
+            # Manual, AT+CCID "Show ICCID": execution answers the ICCID on a line of its own; the test form OK
+            "+CCID": self._sim_ident(lambda: self.sc.iccid),
+            "+CNMP": self._cnmp, "+CMNB": self._cmnb, "+CBANDCFG": self._cbandcfg,
             "+CNCFG": self._cncfg, "+CNACT": self._cnact, "+CAOPEN": self._caopen, "+CASEND": self._casend,
             "+CARECV": self._carecv, "+CACLOSE": self._caclose, "+CASTATE": self._castate, "+CPOWD": self._cpowd,
             "+CPSI": self._cpsi, "+CLTS": self._clts,
@@ -75,14 +77,7 @@ class SIM7080G(ATModem):
 
     # Manual, AT+CLTS "Get Local Timestamp": AT+CLTS=<mode> 0 disable, 1 enable; read +CLTS: <mode>
     def _clts(self, k, a, t):
-        if k == "set" and a and a[0] in ("0", "1"):
-            self.clts = int(a[0])
-            return self.reply(t)
-        if k == "read":
-            return self.reply(t, (f"+CLTS: {self.clts}",))
-        if k == "test":
-            return self.reply(t, ("+CLTS: (0,1)",))
-        return self.error(t, 50)
+        return self._setting(k, a, t, "CLTS", ("0", "1"), "+CLTS: (0,1)")
 
     def act(self):
         return _ACT.get(self.cmnb, 7)
@@ -94,34 +89,13 @@ class SIM7080G(ATModem):
         cfg = self.cncfg.get(self.data_pdp)
         return (cfg[1] if cfg else "") or self.apn
 
-    # Manual, AT+CCID "Show ICCID": execution answers the ICCID on a line of its own; the test form OK
-    def _ccid(self, k, a, t):
-        if k == "test":
-            return self.reply(t)
-        if k != "exec":
-            return self.error(t, 4)
-        if self._sim_error(t):
-            return
-        self.reply(t, (self.sc.iccid,))
-
-    def _choice(self, k, a, t, name, allowed, test):
-        """A setting with a read form +NAME: <v>, a test form and a set form (AT+CNMP, AT+CMNB)."""
-        if k == "set" and a and a[0] in allowed:
-            setattr(self, name.lower(), int(a[0]))
-            return self.reply(t, delay=100)
-        if k == "read":
-            return self.reply(t, (f"+{name}: {getattr(self, name.lower())}",))
-        if k == "test":
-            return self.reply(t, (test,))
-        return self.error(t, 50)
-
     # Manual, AT+CNMP "Preferred Mode Selection": 2 auto, 13 GSM, 38 LTE, 51 GSM and LTE; test +CNMP: (2,13,38,51)
     def _cnmp(self, k, a, t):
-        self._choice(k, a, t, "CNMP", ("2", "13", "38", "51"), "+CNMP: (2,13,38,51)")
+        self._setting(k, a, t, "CNMP", ("2", "13", "38", "51"), "+CNMP: (2,13,38,51)", delay=100)
 
     # Manual, AT+CMNB "Preferred Selection between CAT-M and NB-IoT": 1 CAT-M, 2 NB-IoT, 3 both; test (1-3)
     def _cmnb(self, k, a, t):
-        self._choice(k, a, t, "CMNB", ("1", "2", "3"), "+CMNB: (1-3)")
+        self._setting(k, a, t, "CMNB", ("1", "2", "3"), "+CMNB: (1-3)", delay=100)
 
     # Manual, AT+CBANDCFG "Configure CAT-M or NB-IOT Band": AT+CBANDCFG=<mode>,<band>[,<band>...], only bands
     # the module has; read one line per mode

@@ -61,7 +61,7 @@ class TS27007(Radio):
             "+CGSN": self._ident(lambda: self.sc.imei),
             "+CMEE": self._cmee,
             "+CPIN": self._cpin,
-            "+CIMI": self._cimi,
+            "+CIMI": self._sim_ident(lambda: self.sc.imsi),  # TS 27.007 5.6: execution answers <IMSI>
             "+CSQ": self._csq,
             "+CESQ": self._cesq,
             "+CREG": lambda k, a, t: self._xreg(k, a, t, "CREG"),
@@ -148,14 +148,7 @@ class TS27007(Radio):
     def _ctzu(self, k, a, t):
         # TS 27.007 8.40: AT+CTZU=<onoff> (0 disable, 1 enable automatic time zone update via NITZ); read
         # +CTZU: <onoff>
-        if k == "set" and a and a[0] in ("0", "1"):
-            self.ctzu = int(a[0])
-            return self.reply(t)
-        if k == "read":
-            return self.reply(t, (f"+CTZU: {self.ctzu}",))
-        if k == "test":
-            return self.reply(t, ("+CTZU: (0,1)",))
-        return self.error(t, 50)
+        return self._setting(k, a, t, "CTZU", ("0", "1"), "+CTZU: (0,1)")
 
     def _cclk(self, k, a, t):
         # TS 27.007 8.15: AT+CCLK? -> +CCLK: "yy/MM/dd,hh:mm:ss±zz", local time and the zone in quarter hours.
@@ -187,16 +180,22 @@ class TS27007(Radio):
             return self.error(t, 4)
         return h
 
+    def _setting(self, k, a, t, name, allowed, test, delay=CMD_MS):
+        """A numeric setting kept in self.<name in lower case>: AT+NAME=<v> with <v> one of allowed (an empty <v>,
+        where allowed, is 0), read +NAME: <v>, test answers test; anything else +CME ERROR 50. The standard's
+        (+CMEE, +CTZU) and the families' own (AT+CLTS, AT+CNMP, AT+CMNB) all take this shape."""
+        if k == "set" and a and a[0] in allowed:
+            setattr(self, name.lower(), int(a[0] or "0"))
+            return self.reply(t, delay=delay)
+        if k == "read":
+            return self.reply(t, (f"+{name}: {getattr(self, name.lower())}",))
+        if k == "test":
+            return self.reply(t, (test,))
+        return self.error(t, 50)
+
     def _cmee(self, k, a, t):
         # TS 27.007 9.1: AT+CMEE=[<n>] (omitted: 0), read +CMEE: <n>, test +CMEE: (0-2)
-        if k == "set" and a and a[0] in ("0", "1", "2", ""):
-            self.cmee = int(a[0] or "0")
-            return self.reply(t)
-        if k == "read":
-            return self.reply(t, (f"+CMEE: {self.cmee}",))
-        if k == "test":
-            return self.reply(t, ("+CMEE: (0-2)",))
-        return self.error(t, 50)
+        return self._setting(k, a, t, "CMEE", ("0", "1", "2", ""), "+CMEE: (0-2)")
 
     def _cpin(self, k, a, t):
         # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK
@@ -208,15 +207,18 @@ class TS27007(Radio):
             return
         self.reply(t, ("+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY",))
 
-    def _cimi(self, k, a, t):
-        # TS 27.007 5.6: execution answers <IMSI>, the test form OK
-        if k == "test":
-            return self.reply(t)
-        if k != "exec":
-            return self.error(t, 4)
-        if self._sim_error(t):
-            return
-        self.reply(t, (self.sc.imsi,))
+    def _sim_ident(self, text):
+        """A command that reads the SIM (TS 27.007 5.6 +CIMI, the families' ICCID commands): execution answers
+        text(), +CME ERROR 10 without a SIM; the test form OK; others +CME ERROR 4."""
+        def h(k, a, t):
+            if k == "test":
+                return self.reply(t)
+            if k != "exec":
+                return self.error(t, 4)
+            if self._sim_error(t):
+                return
+            self.reply(t, (text(),))
+        return h
 
     # -- signal ----------------------------------------------------------------------------------------------
     def in_service(self, now_ms: int) -> bool:
