@@ -96,6 +96,8 @@ def run_fleet(args):
         print(report.format_summary(summary))
         if args.html:
             print(f"report: {args.html}")
+    if summary.get("interrupted"):
+        return 130  # as a shell reports a command ended by SIGINT (128 + 2), after the partial summary
     return 1 if summary["totals"]["lost"] else 0
 
 

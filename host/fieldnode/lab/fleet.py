@@ -232,29 +232,40 @@ class FleetRun:
         end = t0 + self.scn.duration_s * 1000
         stopped: dict[int, str] = {}
         t = t0
-        while t < end:
-            t = min(t + SLICE_MS, end)
-            for d in self.devices:
-                if d.device_id not in stopped:
-                    why = self._step(d, t)
-                    if why:
-                        stopped[d.device_id] = why
-            while pending and pending[0][0] * 1000 <= t - t0:
-                pending.pop(0)[1](self)
-            if progress:
-                st = self.collector.status()["totals"]
-                progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
-                         f"stored, {sum(d.cycles for d in self.devices)} wake cycles")
+        try:
+            while t < end:
+                t = min(t + SLICE_MS, end)
+                for d in self.devices:
+                    if d.device_id not in stopped:
+                        why = self._step(d, t)
+                        if why:
+                            stopped[d.device_id] = why
+                while pending and pending[0][0] * 1000 <= t - t0:
+                    pending.pop(0)[1](self)
+                if progress:
+                    st = self.collector.status()["totals"]
+                    progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
+                             f"stored, {sum(d.cycles for d in self.devices)} wake cycles")
+        except KeyboardInterrupt:
+            # Ctrl-C: what ran so far is a result too. The cycle under way is dropped (its process is killed when
+            # the board closes); every device is summed up to where its own clock stands.
+            return self.summary(end, stopped, interrupted=True)
         return self.summary(end, stopped)
 
     # -- results ----------------------------------------------------------------------------------------------
     def reports(self, device_id=None) -> list[dict]:
         return list(self.collector.store.reports(device_id))
 
-    def summary(self, end_ms: int, stopped: dict) -> dict:
+    def summary(self, end_ms: int, stopped: dict, interrupted: bool = False) -> dict:
+        """What happened, per device and in total, up to ``end_ms``; ``interrupted``: the run was stopped early, and
+        each device is summed up to where its own clock stands (the summary says so, with the time simulated)."""
         devs = []
         faults_t = self.fault_times()
+        reached_ms = end_ms
+        if interrupted:
+            reached_ms = max([d.board.clock.now_ms() for d in self.devices] or [end_ms])
         for d in self.devices:
+            dev_end = min(end_ms, d.board.clock.now_ms()) if interrupted else end_ms
             rows = self.reports(d.device_id)
             delivered = len(rows)
             counters = sorted(r["counter"] for r in rows)
@@ -262,7 +273,7 @@ class FleetRun:
             alarms = [r for r in rows if set(r.get("flags", [])) & {"anomaly", "high"}]
             first_alarm = min((r["ts"] for r in alarms), default=None)
             detection = self._detection(alarms)
-            e = d.board.energy.report(end_ms)
+            e = d.board.energy.report(dev_end)
             battery = d.board.board.get("battery") or {}
             cap = battery.get("capacity_mah")
             avg_ma = e["average_ma"]
@@ -296,11 +307,16 @@ class FleetRun:
                                                      "alarms", "bytes_sent", "uplinks", "cycles")}
         wall = time.monotonic() - self.started if self.started else 0.0
         alarm = merge(DEFAULT_CONFIG, self.scn.config).get("alarm") or {}
-        return {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
-                "thresholds": {k: v for k, v in alarm.items() if v is not None},
-                "start_ts": getattr(self, "t0_ms", end_ms) // 1000,
-                "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
-                "rejects": self.collector.status()["rejects"]}
+        t0 = getattr(self, "t0_ms", end_ms)
+        out = {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
+               "thresholds": {k: v for k, v in alarm.items() if v is not None},
+               "start_ts": t0 // 1000,
+               "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
+               "rejects": self.collector.status()["rejects"]}
+        if interrupted:
+            out["interrupted"] = True
+            out["duration_s"] = max(0, reached_ms - t0) // 1000  # the virtual time that did run
+        return out
 
     def _detection(self, alarms: list) -> dict:
         """Alarms against the fault the scenario injected (the failing bearing): how long after it began the
