@@ -314,8 +314,7 @@ class FleetRun:
                 "energy_parts_mc": {k: round(v, 1) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])},
                 **({"traits": tr} if (tr := self.plan.trait(d.index).public()) else {}),
             })
-        tot = {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost",
-                                                     "alarms", "bytes_sent", "uplinks", "cycles")}
+        tot = totals(devs)
         wall = time.monotonic() - self.started if self.started else 0.0
         alarm = merge(DEFAULT_CONFIG, self.scn.config).get("alarm") or {}
         t0 = self.t0_ms if self.t0_ms is not None else end_ms
@@ -350,6 +349,12 @@ class FleetRun:
         for f in self.scn.faults:
             out.append({k: v for k, v in f.items()})
         return out
+
+
+def totals(devs: list) -> dict:
+    """The summary's fleet totals from its device rows (a merge of shards sums them again the same way)."""
+    return {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost", "alarms",
+                                                  "bytes_sent", "uplinks", "cycles")}
 
 
 def _missing(counters, seq, queued):

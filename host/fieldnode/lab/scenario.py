@@ -36,6 +36,7 @@ from ..paths import SCENARIOS
 from ..units import parse_duration
 from . import variation
 
+MAX_DEVICES = 100_000
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
 KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "variation", "name",
         "description")
@@ -108,8 +109,9 @@ def load(source, overrides: dict | None = None) -> Scenario:
         s.board = data["board"]
     if "devices" in data:
         n = data["devices"]
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
-            fail("devices", f"{n!r} must be an integer 1..1000")
+        # up to 100,000: capacity planning runs that many across shards (shards.py), a laptop runs fewer
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DEVICES:
+            fail("devices", f"{n!r} must be an integer 1..{MAX_DEVICES}")
         s.devices = n
     for key, attr in (("duration", "duration_s"),):
         if key in data:
