@@ -3,9 +3,11 @@ simulation (fleets) are further subcommands of ``sim``."""
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from ..errors import UsageError
 
@@ -51,7 +53,9 @@ def register(sub):
         epilog="examples:\n  fieldnode sim run --board lowpower-ref --duration 1d\n"
                "  fieldnode sim run --scenario fleet-outage --json   (a built-in scenario, by name)\n"
                "  fieldnode sim run --scenario my-fleet.json --devices 10\n"
-               "  fieldnode sim run --devices 5 --duration 2d --html report.html",
+               "  fieldnode sim run --devices 5 --duration 2d --html report.html\n"
+               "  fieldnode sim run --scenario fleet-outage --jobs 2     (two processes, merged)\n"
+               "  fieldnode sim run --scenario fleet-outage --shard 0/8 --out /shared/run1   (one job of eight)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--scenario", metavar="FILE",
                    help="scenario JSON file, or the name of a built-in one (tools/scenarios/); flags override it")
@@ -62,7 +66,25 @@ def register(sub):
     r.add_argument("--html", metavar="FILE", help="also write an HTML report with plots")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument("--shard", metavar="I/N", help="run only shard I of N (devices I, I+N, ...) and write its "
+                   "results under --out, for fieldnode sim merge")
+    r.add_argument("--out", metavar="DIR", help="where --shard writes (DIR/shard-I-of-N/); with --jobs, where the "
+                   "merged results go (default: the fleet's folder in FIELDNODE_HOME)")
+    r.add_argument("--jobs", type=int, metavar="K", help="run the shards as K local processes and merge them")
     r.set_defaults(func=run_fleet)
+    m = ssub.add_parser("merge", help="merge the results of sim run --shard into one summary, database and report",
+                        description="Merge shard folders (written by fieldnode sim run --shard I/N --out DIR) into "
+                                    "the summary, collector database and HTML report an unsharded run gives.",
+                        epilog="example:\n  fieldnode sim run --scenario fleet-outage --shard 0/2 --out shards\n"
+                               "  fieldnode sim run --scenario fleet-outage --shard 1/2 --out shards\n"
+                               "  fieldnode sim merge shards -o merged     (merged/summary.json, collector.sqlite, "
+                               "report.html)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="an --out folder of shards, or shard folders")
+    m.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the merged results")
+    m.add_argument("--html", metavar="FILE", help="the HTML report here instead of OUT/report.html")
+    m.add_argument("--json", action="store_true", help="print the summary as JSON")
+    m.set_defaults(func=run_merge)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -70,32 +92,83 @@ def run_fleet(args):
     """``fieldnode sim run``: a fleet on virtual time; summary as text or JSON."""
     import sys
 
-    from ..lab import fleet, report, scenario
+    from ..lab import fleet, report, scenario, shards
     from ..paths import home
 
     scn = scenario.load(args.scenario, {"board": args.board, "devices": args.devices, "duration": args.duration,
                                         "seed": args.seed})
-    run = fleet.FleetRun(scn, home())
+    if args.shard and args.jobs:
+        raise UsageError("--shard and --jobs together", "--shard runs one shard; --jobs K runs all K of them here")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: at least 1", "e.g. --jobs 2 on a two-core machine")
+    if args.shard and not args.out:
+        raise UsageError("--shard needs --out DIR", "where the shard writes its results for fieldnode sim merge")
 
     def progress(msg):
         if not args.quiet:
             print(f"\r{msg:<100}", end="", file=sys.stderr, flush=True)
 
+    if args.jobs and args.jobs > 1:
+        summary = _run_jobs(args, scn, progress)
+    else:
+        shard = shards.parse(args.shard) if args.shard else (0, 1)
+        workdir = home() / "fleet" / scn.name / (shards.folder(".", shard).name if args.shard else "")
+        run = fleet.FleetRun(scn, home(), workdir=workdir, shard=shard)
+        try:
+            summary = run.run(progress=progress)
+            if not args.quiet:
+                print(file=sys.stderr)
+            if args.shard:
+                shards.write_shard(run, summary, Path(args.out))
+            if args.html:
+                report.write_html(args.html, summary, {d.device_id: run.reports(d.device_id) for d in run.devices})
+                summary["html"] = str(args.html)
+        finally:
+            run.close()
+    return _print_summary(args, summary)
+
+
+def _run_jobs(args, scn, progress) -> dict:
+    """--jobs K: the K shards as local processes (the path a cluster takes, shards.py), then merged."""
+    from ..lab import shards
+    from ..paths import home
+
+    argv = [a for k, flag in (("scenario", "--scenario"), ("board", "--board"), ("devices", "--devices"),
+                              ("duration", "--duration"), ("seed", "--seed"))
+            if getattr(args, k) is not None for a in (flag, str(getattr(args, k)))]
+    base = Path(args.out) if args.out else home() / "fleet" / scn.name / f"jobs-{args.jobs}"
+    work = base / "shards"
+    if work.exists():
+        shutil.rmtree(work)  # the shards of an earlier run must not be merged with these
+    progress(f"{args.jobs} shards of {scn.devices} devices running")
     try:
-        summary = run.run(progress=progress)
-        if not args.quiet:
-            print(file=sys.stderr)
-        if args.html:
-            report.write_html(args.html, summary, {d.device_id: run.reports(d.device_id) for d in run.devices})
-            summary["html"] = str(args.html)
-    finally:
-        run.close()
+        shards.run_jobs(argv, args.jobs, work, progress)
+    except KeyboardInterrupt:
+        pass  # each shard wrote what it ran: merged below, and the summary says it was interrupted
+    if not args.quiet:
+        print(file=sys.stderr)
+    return shards.merge([work], base, html=args.html)
+
+
+def run_merge(args):
+    """``fieldnode sim merge``: shard folders into one summary, database and report."""
+    from ..lab import shards
+
+    summary = shards.merge(args.dirs, Path(args.output), html=args.html)
+    return _print_summary(args, summary)
+
+
+def _print_summary(args, summary) -> int:
+    from ..lab import report
+
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(report.format_summary(summary))
         if args.html:
             print(f"report: {args.html}")
+    if summary.get("interrupted"):
+        return 130  # as a shell reports a command ended by SIGINT (128 + 2), after the partial summary
     return 1 if summary["totals"]["lost"] else 0
 
 

@@ -17,6 +17,7 @@ and lost; alarms raised and when, against the faults injected; bytes sent; radio
 current and the battery life that gives.
 """
 
+import dataclasses
 import json
 import random
 import re
@@ -28,9 +29,10 @@ from .. import boards, build
 from ..collector.core import Collector
 from ..collector.servers import Servers
 from ..registry import Registry
+from .plan import Plan
 from .scenario import Scenario
+from .variation import DEVICE_ID_BASE
 
-DEVICE_ID_BASE = 1001
 SLICE_MS = 3600_000  # devices advance together, one virtual hour at a time
 
 DEFAULT_CONFIG = {
@@ -81,11 +83,18 @@ class DeviceRun:
     awake_ms: int = 0
     cuts: list = field(default_factory=list)  # virtual ms of power cuts still to come
     last_output: str = ""
+    index: int = 0  # its place in the fleet: device_id - DEVICE_ID_BASE for the devices the fleet made
+    rng: random.Random = field(default_factory=random.Random)  # where in a cycle its power cuts land
+    clock_ppm: float = 0.0  # its RTC's error: deep sleeps last (1 + ppm/1e6) of what was asked
 
 
 class FleetRun:
-    def __init__(self, scn: Scenario, home: Path, workdir: Path | None = None):
+    """``shard`` (i, n): run only the devices whose index is i modulo n (``shards.py``); every device keeps the id,
+    traits, faults and draws it has in the whole fleet."""
+
+    def __init__(self, scn: Scenario, home: Path, workdir: Path | None = None, shard: tuple = (0, 1)):
         self.scn = scn
+        self.shard = shard
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(workdir or self.home / "fleet" / scn.name)
@@ -101,9 +110,10 @@ class FleetRun:
         self.collector.on_uplink(self._count)
         self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=-1)
         self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
-        self.rng = random.Random(scn.seed)
+        self.plan = Plan(scn, self.udp)
         self.devices: list[DeviceRun] = []
         self.started = None
+        self.t0_ms = None  # the fleet's start on the virtual clock (every device's clock starts there)
 
     def close(self):
         self.servers.close()
@@ -127,25 +137,17 @@ class FleetRun:
         return d.board.clock.now_ms() / 1000 if d is not None else time.time()
 
     # -- set-up ---------------------------------------------------------------------------------------------------
-    def modem_scenario(self) -> dict:
-        m = merge({"dns": {"uni.soracom.io": self.udp}}, self.scn.modem)
-        net = dict(m.get("network") or {})
-        for f in self.scn.faults_of("outage"):
-            net.setdefault("outages", []).append([f["from"] * 1000, f["to"] * 1000])
-        if self.scn.faults_of("denied"):
-            net["registration"] = "denied"
-        m["network"] = net
-        for f in self.scn.faults_of("modem_error"):
-            m.setdefault("faults", []).append({"kind": "cme_error", "match": f.get("match", "AT+CASEND"),
-                                               "code": f.get("code", 100), "times": f.get("times", 1)})
-        if self.scn.faults_of("no_sim"):
-            m["sim"] = dict(m.get("sim") or {}, present=False)
-        return m
+    def modem_scenario(self, index: int = 0) -> dict:
+        """Device ``index``'s modem scenario (``plan.py``)."""
+        return self.plan.modem(index)
 
-    def wifi_scenario(self) -> dict:
-        """The Wi-Fi model's scenario (``sim/wifi.py``) for boards without a modem: an outage fault is the access
-        point out of range over the same window (ms after the board was created, as the modem's outages are)."""
-        return {"outages": [[f["from"] * 1000, f["to"] * 1000] for f in self.scn.faults_of("outage")]}
+    def wifi_scenario(self, index: int = 0) -> dict:
+        return self.plan.wifi(index)
+
+    def indices(self) -> list[int]:
+        """The fleet indices of the devices this run (this shard) runs."""
+        i, n = self.shard
+        return list(range(i, self.scn.devices, n))
 
     def setup(self, progress=None):
         from ..sim.board import VirtualBoard
@@ -154,10 +156,11 @@ class FleetRun:
         bundle = build.build(board, arch=_host_arch(), out_root=self.workdir / "build")
         files = {p: f.read_bytes() for p, f in bundle.files.items()}
         env = environment(self.scn)
-        for i in range(self.scn.devices):
+        for i in self.indices():
             dev_id = DEVICE_ID_BASE + i
             if self.registry.find(dev_id) is None:
-                self.registry.add_device(dev_id, who="fleet", board=board.name, scenario=self.scn.name)
+                self.registry.add_device(dev_id, key=self.plan.key(i), who="fleet", board=board.name,
+                                         scenario=self.scn.name)
             key = self.registry.key_for(dev_id)
             cfg = merge(DEFAULT_CONFIG, self.scn.config)
             cfg["device_id"] = dev_id
@@ -167,35 +170,39 @@ class FleetRun:
             flash_dir = self.workdir / f"device-{dev_id}"
             if (flash_dir / "flash.bin").exists():
                 (flash_dir / "flash.bin").unlink()
-            env_i = dict(env, seed=env.get("seed", 1) * 1000 + i)
-            sim = {"env": env_i, "modem": self.modem_scenario()}
+            sim = {"env": self.plan.environment(env, i), "modem": self.modem_scenario(i)}
             if not board["modem"]:
-                sim["wifi"] = self.wifi_scenario()
-            vb = VirtualBoard(board, flash_dir=flash_dir, scenario=sim)
+                sim["wifi"] = self.wifi_scenario(i)
+            vb = VirtualBoard(board, flash_dir=flash_dir, scenario=sim, mac=Plan.mac(i))
             vb.put_files(dict(files, **{"/config.json": json.dumps(cfg), "/key.bin": key}))
-            self.devices.append(DeviceRun(dev_id, vb))
+            self.devices.append(self._device(dev_id, vb, i))
             if progress:
                 progress(f"device {dev_id}: {board.name} provisioned")
+        from ..sim.clock import EPOCH_2026
+
+        # a shard may hold no device at all (more shards than devices): its start is every clock's start
+        self.t0_ms = self.devices[0].board.clock.now_ms() if self.devices else EPOCH_2026
         self._plan_power_cuts()
+        for d in self.devices:
+            # its first boot later than the fleet's start: the device sits unpowered until then
+            if (phase := self.plan.trait(d.index).start_phase_ms):
+                d.board.advance(phase)
+
+    def _device(self, dev_id: int, board, index: int) -> DeviceRun:
+        t = self.plan.trait(index)
+        return DeviceRun(dev_id, board, index=index, rng=self.plan.cut_rng(index), clock_ppm=t.clock_ppm)
 
     def adopt(self, device_id: int, board) -> None:
         """Run an already provisioned board (flashed, deployed and provisioned through the CLI, as ``make demo``
         does) as one of this fleet's devices; it must be stopped (headless)."""
-        self.devices.append(DeviceRun(device_id, board))
+        self.devices.append(self._device(device_id, board, len(self.devices)))
+        if self.t0_ms is None:
+            self.t0_ms = board.clock.now_ms()
         self._plan_power_cuts()
 
     def _plan_power_cuts(self):
         for d in self.devices:
-            d.cuts.clear()
-        for f in self.scn.faults_of("power_cut"):
-            for d in self.devices:
-                d.cuts.append(d.board.clock.now_ms() + f["at"] * 1000)
-        for f in self.scn.faults_of("power_cuts"):
-            for _ in range(f["count"]):
-                d = self.rng.choice(self.devices)
-                d.cuts.append(d.board.clock.now_ms() + self.rng.randrange(3600, self.scn.duration_s) * 1000)
-        for d in self.devices:
-            d.cuts.sort()
+            d.cuts = [self.t0_ms + ms for ms in self.plan.power_cuts(d.index)]
 
     # -- running ----------------------------------------------------------------------------------------------
     def _step(self, d: DeviceRun, until_ms: int):
@@ -205,7 +212,7 @@ class FleetRun:
             if d.cuts and d.cuts[0] <= b.clock.now_ms() + 1:
                 d.cuts.pop(0)
                 # lands inside this wake cycle: during sampling, the queue append or an uplink
-                b.cut_power_at(b.clock.now_ms() + b.boot_ms + self.rng.randrange(0, 600))
+                b.cut_power_at(b.clock.now_ms() + b.boot_ms + d.rng.randrange(0, 600))
             c = b.run_cycle()
             d.cycles += 1
             d.ends[c.end] = d.ends.get(c.end, 0) + 1
@@ -216,6 +223,9 @@ class FleetRun:
                 d.seq, d.queued = int(m.group(2)), int(m.group(3))
                 d.last_output = m.group(0)
             if c.end == "deepsleep":
+                if d.clock_ppm and c.sleep_ms:
+                    # the RTC timer counts a slow or fast oscillator: the sleep asked for is not the sleep slept
+                    c = dataclasses.replace(c, sleep_ms=max(1, round(c.sleep_ms * (1 + d.clock_ppm / 1e6))))
                 b.sleep_until_wake(c)
             elif c.end in ("exit", "hang", "fs_corrupted", "bootloader"):
                 return c.end  # the board stopped (safe mode, unprovisioned...): it stays as it is
@@ -228,33 +238,44 @@ class FleetRun:
         if not self.devices:
             self.setup(progress)
         self.started = time.monotonic()
-        t0 = self.t0_ms = self.devices[0].board.clock.now_ms()
+        t0 = self.t0_ms
         end = t0 + self.scn.duration_s * 1000
         stopped: dict[int, str] = {}
         t = t0
-        while t < end:
-            t = min(t + SLICE_MS, end)
-            for d in self.devices:
-                if d.device_id not in stopped:
-                    why = self._step(d, t)
-                    if why:
-                        stopped[d.device_id] = why
-            while pending and pending[0][0] * 1000 <= t - t0:
-                pending.pop(0)[1](self)
-            if progress:
-                st = self.collector.status()["totals"]
-                progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
-                         f"stored, {sum(d.cycles for d in self.devices)} wake cycles")
+        try:
+            while t < end:
+                t = min(t + SLICE_MS, end)
+                for d in self.devices:
+                    if d.device_id not in stopped:
+                        why = self._step(d, t)
+                        if why:
+                            stopped[d.device_id] = why
+                while pending and pending[0][0] * 1000 <= t - t0:
+                    pending.pop(0)[1](self)
+                if progress:
+                    st = self.collector.status()["totals"]
+                    progress(_bar(t - t0, end - t0) + f" day {(t - t0) / 86_400_000:4.1f}: {st['stored']} reports "
+                             f"stored, {sum(d.cycles for d in self.devices)} wake cycles")
+        except KeyboardInterrupt:
+            # Ctrl-C: what ran so far is a result too. The cycle under way is dropped (its process is killed when
+            # the board closes); every device is summed up to where its own clock stands.
+            return self.summary(end, stopped, interrupted=True)
         return self.summary(end, stopped)
 
     # -- results ----------------------------------------------------------------------------------------------
     def reports(self, device_id=None) -> list[dict]:
         return list(self.collector.store.reports(device_id))
 
-    def summary(self, end_ms: int, stopped: dict) -> dict:
+    def summary(self, end_ms: int, stopped: dict, interrupted: bool = False) -> dict:
+        """What happened, per device and in total, up to ``end_ms``; ``interrupted``: the run was stopped early, and
+        each device is summed up to where its own clock stands (the summary says so, with the time simulated)."""
         devs = []
         faults_t = self.fault_times()
+        reached_ms = end_ms
+        if interrupted:
+            reached_ms = max([d.board.clock.now_ms() for d in self.devices] or [end_ms])
         for d in self.devices:
+            dev_end = min(end_ms, d.board.clock.now_ms()) if interrupted else end_ms
             rows = self.reports(d.device_id)
             delivered = len(rows)
             counters = sorted(r["counter"] for r in rows)
@@ -262,7 +283,7 @@ class FleetRun:
             alarms = [r for r in rows if set(r.get("flags", [])) & {"anomaly", "high"}]
             first_alarm = min((r["ts"] for r in alarms), default=None)
             detection = self._detection(alarms)
-            e = d.board.energy.report(end_ms)
+            e = d.board.energy.report(dev_end)
             battery = d.board.board.get("battery") or {}
             cap = battery.get("capacity_mah")
             avg_ma = e["average_ma"]
@@ -291,16 +312,21 @@ class FleetRun:
                 "battery_days": round(cap / (avg_ma * 24), 1) if cap and avg_ma > 0 else None,
                 "dominant": dominant,
                 "energy_parts_mc": {k: round(v, 1) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])},
+                **({"traits": tr} if (tr := self.plan.trait(d.index).public()) else {}),
             })
-        tot = {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost",
-                                                     "alarms", "bytes_sent", "uplinks", "cycles")}
+        tot = totals(devs)
         wall = time.monotonic() - self.started if self.started else 0.0
         alarm = merge(DEFAULT_CONFIG, self.scn.config).get("alarm") or {}
-        return {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
-                "thresholds": {k: v for k, v in alarm.items() if v is not None},
-                "start_ts": getattr(self, "t0_ms", end_ms) // 1000,
-                "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
-                "rejects": self.collector.status()["rejects"]}
+        t0 = self.t0_ms if self.t0_ms is not None else end_ms
+        out = {"scenario": self.scn.name, "board": self.scn.board, "devices": devs, "totals": tot,
+               "thresholds": {k: v for k, v in alarm.items() if v is not None},
+               "start_ts": t0 // 1000,
+               "duration_s": self.scn.duration_s, "faults": faults_t, "wall_s": round(wall, 1),
+               "rejects": self.collector.status()["rejects"]}
+        if interrupted:
+            out["interrupted"] = True
+            out["duration_s"] = max(0, reached_ms - t0) // 1000  # the virtual time that did run
+        return out
 
     def _detection(self, alarms: list) -> dict:
         """Alarms against the fault the scenario injected (the failing bearing): how long after it began the
@@ -323,6 +349,12 @@ class FleetRun:
         for f in self.scn.faults:
             out.append({k: v for k, v in f.items()})
         return out
+
+
+def totals(devs: list) -> dict:
+    """The summary's fleet totals from its device rows (a merge of shards sums them again the same way)."""
+    return {k: sum(x[k] for x in devs) for k in ("generated", "delivered", "queued", "duplicates", "lost", "alarms",
+                                                  "bytes_sent", "uplinks", "cycles")}
 
 
 def _missing(counters, seq, queued):

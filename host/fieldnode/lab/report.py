@@ -140,7 +140,7 @@ def human_duration(seconds: float) -> str:
 def format_summary(s: dict) -> str:
     """The summary as a person reads it."""
     lines = [f"{s['scenario']}: {len(s['devices'])} x {s['board']}, {human_duration(s['duration_s'])} simulated "
-             f"in {s['wall_s']} s"]
+             f"in {s['wall_s']} s" + (" (interrupted: what ran until Ctrl-C)" if s.get("interrupted") else "")]
     lines.append(f"{'device':>7} {'cycles':>6} {'gen':>5} {'deliv':>5} {'queued':>6} {'dup':>4} {'lost':>4} "
                  f"{'alarms':>6} {'first alarm':>19} {'bytes':>7} {'radio s':>8} {'avg uA':>8} {'mAh/day':>8} "
                  f"{'battery':>9}")

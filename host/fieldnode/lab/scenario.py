@@ -14,8 +14,12 @@
         {"kind": "power_cuts", "count": 5},        # that many cuts at random instants inside wake cycles
         {"kind": "outage", "from": "3d", "to": "3d12h"},   # no coverage (Wi-Fi boards: no access point)
         {"kind": "modem_error", "match": "AT+CNACT", "code": 30, "times": 3}
-      ]
+      ],
+      "variation": {"sensor_offset": {"temperature_c": 0.3}, "rssi_dbm": [-110, -80], "cells": ["a", "b"]}
     }
+
+A fault reaches every device, or only ``"device": 1003``, ``"share": 0.2`` of the fleet or ``"cell": "a"`` (cells
+and the other per-device differences: ``variation.py``).
 
 Every key is optional. ``load()`` validates and raises ConfigError naming the file, the key and what is allowed.
 Examples live in ``tools/scenarios/`` and are installed with the package: ``load("fleet-outage")`` (``fieldnode sim
@@ -30,9 +34,12 @@ from .. import boards
 from ..errors import ConfigError
 from ..paths import SCENARIOS
 from ..units import parse_duration
+from . import variation
 
+MAX_DEVICES = 100_000
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
-KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "name", "description")
+KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "variation", "name",
+        "description")
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Scenario:
     faults: list = field(default_factory=list)
     name: str = "scenario"
     description: str = ""
+    variation: dict = field(default_factory=dict)  # validated by variation.validate
 
     def faults_of(self, kind: str) -> list:
         return [f for f in self.faults if f["kind"] == kind]
@@ -101,8 +109,9 @@ def load(source, overrides: dict | None = None) -> Scenario:
         s.board = data["board"]
     if "devices" in data:
         n = data["devices"]
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
-            fail("devices", f"{n!r} must be an integer 1..1000")
+        # up to 100,000: capacity planning runs that many across shards (shards.py), a laptop runs fewer
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DEVICES:
+            fail("devices", f"{n!r} must be an integer 1..{MAX_DEVICES}")
         s.devices = n
     for key, attr in (("duration", "duration_s"),):
         if key in data:
@@ -129,6 +138,11 @@ def load(source, overrides: dict | None = None) -> Scenario:
             env["bearing_start"] = parse_duration(env["bearing_start"])
         except ValueError as e:
             fail("environment.bearing_start", str(e))
+    if "variation" in data:
+        from ..sim.physics import DEFAULTS
+
+        names = set(DEFAULTS) | set(env.get("quantities") or {})
+        s.variation = variation.validate(data["variation"], names, fail)
     faults = data.get("faults", [])
     if not isinstance(faults, list):
         fail("faults", "must be a list of objects")
@@ -148,7 +162,25 @@ def load(source, overrides: dict | None = None) -> Scenario:
             fail(f"faults[{i}].count", "how many random power cuts, an integer")
         if f["kind"] == "outage" and not ("from" in f and "to" in f and f["to"] > f["from"]):
             fail(f"faults[{i}]", "an outage needs \"from\" and a later \"to\"")
+        _check_target(f, i, s, fail)
         s.faults.append(f)
     s.name = str(data.get("name", Path(str(source)).stem if isinstance(source, (str, Path)) else "scenario"))
     s.description = str(data.get("description", ""))
     return s
+
+
+def _check_target(f: dict, i: int, s: Scenario, fail) -> None:
+    """A fault's target: one of device (an id of this fleet), share (0 < share <= 1) or cell (a cell of
+    variation.cells)."""
+    given = [k for k in variation.TARGET_KEYS if k in f]
+    if len(given) > 1:
+        fail(f"faults[{i}]", f"one target at most, not {' and '.join(given)}")
+    first, last = variation.DEVICE_ID_BASE, variation.DEVICE_ID_BASE + s.devices - 1
+    if "device" in f and not (isinstance(f["device"], int) and first <= f["device"] <= last):
+        fail(f"faults[{i}].device", f"{f['device']!r} is not a device of this fleet ({first}..{last})")
+    share = f.get("share")
+    if "share" in f and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1):
+        fail(f"faults[{i}].share", f"{share!r} is not a share of the fleet, 0 < share <= 1")
+    cells = s.variation.get("cells") or {}
+    if "cell" in f and f["cell"] not in cells:
+        fail(f"faults[{i}].cell", f"{f['cell']!r} is not a cell of variation.cells ({', '.join(cells) or 'none'})")

@@ -121,8 +121,11 @@ class ForkServer:
 
         site = os.path.dirname(os.path.abspath(micropython_run.__file__))
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Its own session: a Ctrl-C at the terminal goes to the foreground process group, and the server (or the
+        # MicroPython child it forked) must not print its own KeyboardInterrupt traceback; the caller that owns the
+        # board decides what an interrupt ends, and kills the child (VirtualBoard.request_end).
         self._proc = subprocess.Popen([sys.executable, "-S", "-c", _SERVER, str(theirs.fileno()), site],
-                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self._lock = threading.Lock()
         self._current = None
@@ -206,7 +209,7 @@ def spawn(argv, env, cwd):
             if p is not None:
                 return p
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, cwd=cwd)
+                            env=env, cwd=cwd, start_new_session=True)  # out of the terminal's Ctrl-C, as above
 
 
 def shutdown():

@@ -17,7 +17,6 @@ from .power import DRX_CYCLES_MS
 
 REGISTRATIONS = {"home": 1, "roaming": 5, "denied": 3, "searching": 2}
 FAULT_KINDS = {"cme_error", "no_reply", "garbage", "reset", "socket_closed"}
-REAL_WAIT_S = 0.02  # one select() while a reply is in flight (<= 50 ms per poll)
 REAL_BUDGET_S = 0.5  # real time one datagram may wait for its reply, summed over polls
 
 
@@ -187,7 +186,11 @@ class HostSocket:
             return False
         timeout = 0.0
         if wait and self._awaiting and self._budget > 0:
-            timeout = REAL_WAIT_S
+            # The whole budget at the first poll: a reply lands at the first virtual instant that looks for it,
+            # however long the host took to send it (a loaded machine), so virtual time does not follow wall time
+            # and a fleet gives the same result on a busy host or split in shards. A reply that never comes still
+            # costs REAL_BUDGET_S of wall time in all.
+            timeout = self._budget
         t = time.monotonic()
         try:
             r, _, _ = select.select([self.s], [], [], timeout)
