@@ -102,12 +102,21 @@ class App:
         vib = cfg["vibration"]
         every = vib["every"]
         with_vib = every > 0 and st.cycles % every == 0
-        import measure
+        node = None
+        if cfg.get("node"):  # a declared node (node.py): its measurements and report instead of the fixed ones
+            import nodecycle
 
-        r = measure.take(b, vib, with_vib)
+            node = nodecycle.Node(cfg["node"])
+            r = node.take(b)
+        else:
+            import measure
+
+            r = measure.take(b, vib, with_vib)
         b.sensor_power(False)
         self.feed()
         flags = self.detect(cfg, r)
+        if node is not None:
+            flags |= node.detect(r, st)
         from store.queue import Queue
 
         q = Queue(QUEUE, QUEUE_BYTES)
@@ -199,7 +208,7 @@ class App:
             if ps.get("diag"):
                 ps["diag"] = 0
                 self.kv.save(ps)
-        q.append(codec.encode_report(values, health))
+        q.append(r.encode(now, flags, health) if hasattr(r, "layout") else codec.encode_report(values, health))
 
     def make_link(self, b, lcfg):
         lc = dict(lcfg)
@@ -244,6 +253,7 @@ class App:
             ps = self.pstate
             while True:
                 batch = q.peek(MAX_BATCH)
+                batch = batch[:codec.fit([rec for _, rec in batch])]  # node reports can be longer than fixed ones
                 if not batch:
                     break
                 ack = commands.cmd_ack(ps) if ps.get("ackp") else None

@@ -64,6 +64,13 @@ def validate(cfg):
 
     detector.validate(det)
     out["detector"] = det
+    if out.get("node") is not None:  # a declared node: the same validator as `fieldnode node check` (node.py)
+        import node
+
+        try:
+            out["node"] = node.validate(out["node"])
+        except ValueError as e:
+            raise ValueError("config.node.%s" % e.args[0])
     return out
 
 
