@@ -104,9 +104,10 @@ class App:
         with_vib = every > 0 and st.cycles % every == 0
         node = None
         if cfg.get("node"):  # a declared node (node.py): its measurements and report instead of the fixed ones
-            import nodecycle
+            import gc
 
-            node = nodecycle.Node(cfg["node"])
+            gc.collect()  # the config's JSON and the validator (unloaded) are garbage: free them before loading more
+            node = __import__("nodecycle").Node(cfg.pop("node"))  # no local name: release() can unload it
             r = node.take(b)
         else:
             import measure
@@ -139,6 +140,9 @@ class App:
                 st.last_summary = now
                 st.rms_max = 0
         st.alarm = alarm_now
+        if node is not None:
+            r = node.release(r)  # the node's code and buffers go before the modem driver needs the heap
+            node = None
         sent = 0
         import loader  # hook, issue 9.5 (app updates): a version on trial, or a rollback to report, uplinks
 
@@ -218,6 +222,9 @@ class App:
 
             return WiFi(lc)
         m = b.data.get("modem") or {}
+        import gc
+
+        gc.collect()  # the modem driver is the largest import of the cycle: the readings' garbage goes first
         if m.get("type") == "sim7080g":
             from net.sim7080g import SIM7080G as Modem
         else:

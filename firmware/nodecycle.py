@@ -13,7 +13,7 @@ bytes, which a node without a vibration window does not otherwise use.
 from array import array
 
 import measure
-import node as N
+import nodelayout as N
 
 
 class NodeReading(measure.Reading):
@@ -98,3 +98,16 @@ class Node:
         r.events = ev
         st.detector = bytes((ev,))
         return flags
+
+    def release(self, r):
+        """A plain measure.Reading with ``r``'s logged values; unloads this module and the layout (on the device)
+        so that their heap is free for the uplink, the cycle's largest step."""
+        out = measure.Reading()
+        out.temp_c100, out.rh_c100, out.batt_mv, out.errors = r.temp_c100, r.rh_c100, r.batt_mv, r.errors
+        import sys
+
+        if sys.implementation.name == "micropython":
+            sys.modules.pop("nodecycle", None)
+            sys.modules.pop("nodelayout", None)
+        self.layout = self.sensors = self.where = self.dets = None
+        return out

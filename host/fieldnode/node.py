@@ -59,6 +59,18 @@ def check(path):
     return validate(data, str(p))
 
 
+def register(registry, device_id: int, n: dict, who=None) -> str:
+    """Record node ``n`` among the device's nodes (registry fact "nodes", by schema id), so that the collector
+    decodes its reports (collector/nodeview.py); earlier nodes stay, so reports stored under them still decode.
+    Returns the schema id."""
+    sid = sid_hex(firmware().Layout(n))
+    known = dict(registry.get(device_id).facts.get("nodes") or {})
+    if known.get(sid) != n:
+        known[sid] = n
+        registry.set_facts(device_id, who=who, nodes=known)
+    return sid
+
+
 def sid_hex(lay) -> str:
     return f"{lay.sid:04x}"
 

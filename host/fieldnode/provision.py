@@ -274,9 +274,7 @@ def _provision(dev, board_name, opts, registry, say, rep, who, t0):
     if opts.node is not None:  # before the first node report: the collector decodes it by this (nodeview.py)
         from . import node as nodefile
 
-        known = dict(registry.get(device_id).facts.get("nodes") or {})
-        known[nodefile.sid_hex(nodefile.firmware().Layout(opts.node))] = opts.node
-        registry.set_facts(device_id, who=who, nodes=known)
+        nodefile.register(registry, device_id, opts.node, who)
     say(f"device {device_id}: writing key.bin and config.json")
     dev.write_file("key.bin", key)
     dev.write_file("config.json", json.dumps(cfg, sort_keys=True).encode())

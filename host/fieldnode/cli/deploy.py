@@ -42,6 +42,13 @@ def run(args):
             raise UsageError(f"node {n['name']} is declared for board {n['board']}, not {args.board}",
                              "give a node file whose \"board\" is this board")
         config = dict(config, node=n, policy=dict(n["policy"], **(config.get("policy") or {})))
+        if isinstance(config.get("device_id"), int):  # the collector decodes its reports by this node
+            from .. import node as nodefile
+            from ..registry import Registry
+
+            reg = Registry()
+            if reg.find(config["device_id"]) is not None:
+                nodefile.register(reg, config["device_id"], n)
 
     bar = ProgressBar()  # one line on a terminal, a line per stage in a log (not a \r per file)
 

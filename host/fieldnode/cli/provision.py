@@ -64,8 +64,8 @@ def register(sub):
 
 def options_from(args):
     from ..provision import ProvisionOptions, load_extra
-    from .node import load_option as node_option
     from ..registry import parse_device_id
+    from .node import load_option as node_option
 
     if args.wifi_key and not args.wifi_ssid:
         raise UsageError("--wifi-key without --wifi-ssid", "give the network name with --wifi-ssid")
