@@ -28,10 +28,11 @@ from proto import schema
 
 from nodelayout import PREFIX, QUANTITIES, Layout, field as _field  # noqa: F401 - re-exported
 
-MAX_MEASUREMENTS = 24
+MAX_MEASUREMENTS = 64
 MAX_DETECTORS = 8  # one events byte
-# A report with HEALTH must fit one uplink with its header, command ack and tag (codec.MAX_UPLINK): 393 bytes.
-MAX_REPORT = 393 - 9 - 3 - 6
+# A report's length byte (after the 4-byte prefix) counts at most 255 bytes; with HEALTH (8) it then fits one uplink
+# with its header, command ack and tag (codec.MAX_UPLINK, 393 bytes) and the collector's framing.
+MAX_REPORT = 4 + 255
 
 KEYS = ("name", "board", "measurements", "detectors", "policy", "title")
 M_KEYS = ("name", "sensor", "quantity", "unit", "resolution", "scale")
@@ -92,7 +93,7 @@ def validate(n, sensors=None):
     except ValueError as e:
         _fail("policy", e.args[0] if e.args else "not valid")
     res = {"name": n["name"], "board": n["board"], "measurements": out, "detectors": dout, "policy": pol}
-    size = Layout(res).size + schema.size(schema.HEALTH)
+    size = Layout(res).size
     if size > MAX_REPORT:
         _fail("measurements", "the report is %d bytes, one uplink carries at most %d; declare fewer or coarser "
               "measurements" % (size, MAX_REPORT))
