@@ -24,7 +24,6 @@ A node report (what the flash queue stores and the uplink carries, proto/codec.p
     .  8  HEALTH (schema.HEALTH), when flags say so
 """
 
-from proto import schema
 
 from nodelayout import PREFIX, QUANTITIES, Layout, field as _field  # noqa: F401 - re-exported
 

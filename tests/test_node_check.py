@@ -6,7 +6,6 @@ import copy
 import json
 
 import pytest
-
 from fieldnode import node
 from fieldnode.cli import main
 from fieldnode.collector.fw import codec
