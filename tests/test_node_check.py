@@ -86,7 +86,7 @@ def test_node_values_saturate_and_a_mixed_uplink_decodes_both_kinds():
     vals = [lay.wire(0, -1234), lay.wire(1, 5555), lay.wire(2, 100800)]
     rec = lay.encode(1767225600, 0x02, vals, 1, (-71, 0, 1, 5, 0))
     fixed = codec.encode_report((1767225600, 0, 2150, 3900, 10, 20, 3, 4))
-    up = codec.encode_uplink(KEY, 7, 10, [fixed, rec])
+    up = codec.encode_uplink(KEY, 7, 10, [fixed, rec], version=codec.VERSION_NODE)
     assert up[0] >> 5 == codec.VERSION_NODE
     u = codec.Uplink(up)
     assert u.verify(KEY) and [len(r) for _, r in u.raw_reports()] == [len(fixed), len(rec)]

@@ -125,17 +125,17 @@ def encode_report(values, health=None):
     return bytes(buf)
 
 
-def report_len(buf, off):
-    """Length of the report starting at ``off`` (its flags say whether HEALTH follows; a node report's length byte
-    says how long it is before HEALTH)."""
-    if buf[off] == NODE_MARK:
+def report_len(buf, off, node=False):
+    """Length of the report starting at ``off`` (its flags say whether HEALTH follows). ``node``: in a version 4
+    uplink, where a report starting with NODE_MARK is a node report, whose length byte says how long it is."""
+    if node and buf[off] == NODE_MARK:
         return 4 + buf[off + 3] + (HEALTH_LEN if buf[off + NODE_FLAGS_OFF] & schema.FLAG_HEALTH else 0)
     return MAIN_LEN + (HEALTH_LEN if buf[off + FLAGS_OFF] & schema.FLAG_HEALTH else 0)
 
 
-def report_flags(raw):
-    """The flags byte of one report's bytes, fixed or node."""
-    return raw[NODE_FLAGS_OFF if raw[0] == NODE_MARK else FLAGS_OFF]
+def report_flags(raw, node=False):
+    """The flags byte of one report's bytes (``node``: from a version 4 uplink, see report_len)."""
+    return raw[NODE_FLAGS_OFF if node and raw[0] == NODE_MARK else FLAGS_OFF]
 
 
 def fit(reports):
@@ -168,15 +168,14 @@ def decode_report(buf, off=0):
 def encode_uplink(key, device_id, counter, reports, cmd_ack=None, version=VERSION):
     """The uplink datagram for ``reports`` (report bytes, counters counter, counter+1, ...). ``key``: bytes or
     auth.Key. ``cmd_ack``: (last applied command id, number refused) to acknowledge downlink commands.
-    ``version`` 1: the uplink of an app from before replies carried the time (to test old devices)."""
+    ``version`` 1: the uplink of an app from before replies carried the time (to test old devices); VERSION_NODE
+    when ``reports`` include node reports (node.py; app.py says so: only the device knows what it queued)."""
     n = len(reports)
     if n < 1 or n > MAX_REPORTS:
         raise ValueError(REASON_MALFORMED, "1..%d reports per uplink, got %d" % (MAX_REPORTS, n))
-    if version not in VERSIONS:
-        raise ValueError(REASON_VERSION, "protocol version %d, not one of %r" % (version, VERSIONS))
-    for r in reports:
-        if r[0] == NODE_MARK:
-            version = VERSION_NODE
+    if version not in VERSIONS and version != VERSION_NODE:
+        raise ValueError(REASON_VERSION, "protocol version %d, not one of %r" % (version, ACCEPTS))
+    node = version == VERSION_NODE
     if not isinstance(key, auth.Key):
         key = auth.Key(key)
     size = HEADER + TAG_LEN + (CMD_ACK_LEN if cmd_ack is not None else 0)
@@ -187,7 +186,7 @@ def encode_uplink(key, device_id, counter, reports, cmd_ack=None, version=VERSIO
                      device_id, counter)
     off = HEADER
     for r in reports:
-        if len(r) < (4 + 6 if r[0] == NODE_MARK else MAIN_LEN) or report_len(r, 0) != len(r):
+        if len(r) < (4 + 6 if node and r[0] == NODE_MARK else MAIN_LEN) or report_len(r, 0, node) != len(r):
             raise ValueError(REASON_MALFORMED, "report of %d bytes does not match its flags" % len(r))
         buf[off:off + len(r)] = r
         off += len(r)
@@ -208,15 +207,16 @@ def uplink_length(buf):
         raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks 1, 2 and %d" % (
             b0 >> 5, VERSION_NODE))
     n = b0 & 0x0F
+    node = b0 >> 5 == VERSION_NODE
     if b0 == FETCH:
         return FETCH_LEN
     if n == 0:
         raise ValueError(REASON_MALFORMED, "uplink with no report")
     off = HEADER
     for _ in range(n):
-        if len(buf) <= off or len(buf) < off + 1 + (NODE_FLAGS_OFF if buf[off] == NODE_MARK else FLAGS_OFF):
+        if len(buf) <= off or len(buf) < off + 1 + (NODE_FLAGS_OFF if node and buf[off] == NODE_MARK else FLAGS_OFF):
             return 0
-        off += report_len(buf, off)
+        off += report_len(buf, off, node)
     return off + (CMD_ACK_LEN if b0 & _A_BIT else 0) + TAG_LEN
 
 
@@ -238,6 +238,7 @@ class Uplink:
             raise ValueError(REASON_MALFORMED, "%d bytes after the tag" % (len(data) - need))
         self.data = data
         self.version = b0 >> 5
+        self.node = self.version == VERSION_NODE  # its reports may be node reports (report_len)
         self.count = b0 & 0x0F
         self.body_end = len(data) - TAG_LEN
         self.cmd_ack = None
@@ -257,7 +258,7 @@ class Uplink:
         out = []
         off = HEADER
         for i in range(self.count):
-            n = report_len(self.data, off)
+            n = report_len(self.data, off, self.node)
             out.append((self.counter + i, bytes(self.data[off:off + n])))
             off += n
         return out

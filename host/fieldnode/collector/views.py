@@ -25,9 +25,10 @@ def report_to_dict(device_id: int, counter: int, raw: bytes, received: float | N
     A ts before ``schema.TS_SYNCED`` (2020) is not wall time (the device's clock was not set yet). With
     ``received`` (the collector's receive time, Unix seconds) such a report takes that as its "ts" and says so:
     "ts_source": "collector" and "ts_device" (the device's value); a report without these keys carries device time.
-    A node report (firmware/node.py) decodes with its node from ``nodes`` ({schema id hex: node}): nodeview.py.
+    ``nodes`` ({schema id hex: node}, possibly empty) says the report came in a version 4 uplink, where one that
+    starts with NODE_MARK is a node report (firmware/node.py), decoded with its node: nodeview.py.
     """
-    if raw[:1] == bytes((codec.NODE_MARK,)):
+    if nodes is not None and raw[:1] == bytes((codec.NODE_MARK,)):
         from .nodeview import node_to_dict
 
         return node_to_dict(device_id, counter, raw, nodes, received)
