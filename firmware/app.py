@@ -102,12 +102,22 @@ class App:
         vib = cfg["vibration"]
         every = vib["every"]
         with_vib = every > 0 and st.cycles % every == 0
-        import measure
+        node = None
+        if cfg.get("node"):  # a declared node (node.py): its measurements and report instead of the fixed ones
+            import gc
 
-        r = measure.take(b, vib, with_vib)
+            gc.collect()  # the config's JSON and the validator (unloaded) are garbage: free them before loading more
+            node = __import__("nodecycle").Node(cfg.pop("node"))  # no local name: release() can unload it
+            r = node.take(b)
+        else:
+            import measure
+
+            r = measure.take(b, vib, with_vib)
         b.sensor_power(False)
         self.feed()
         flags = self.detect(cfg, r)
+        if node is not None:
+            flags |= node.detect(r, st)
         from store.queue import Queue
 
         q = Queue(QUEUE, QUEUE_BYTES)
@@ -130,6 +140,9 @@ class App:
                 st.last_summary = now
                 st.rms_max = 0
         st.alarm = alarm_now
+        if node is not None:
+            r = node.release(r)  # the node's code and buffers go before the modem driver needs the heap
+            node = None
         sent = 0
         import loader  # hook, issue 9.5 (app updates): a version on trial, or a rollback to report, uplinks
 
@@ -199,7 +212,7 @@ class App:
             if ps.get("diag"):
                 ps["diag"] = 0
                 self.kv.save(ps)
-        q.append(codec.encode_report(values, health))
+        q.append(r.encode(now, flags, health) if hasattr(r, "layout") else codec.encode_report(values, health))
 
     def make_link(self, b, lcfg):
         lc = dict(lcfg)
@@ -209,6 +222,9 @@ class App:
 
             return WiFi(lc)
         m = b.data.get("modem") or {}
+        import gc
+
+        gc.collect()  # the modem driver is the largest import of the cycle: the readings' garbage goes first
         if m.get("type") == "sim7080g":
             from net.sim7080g import SIM7080G as Modem
         else:
@@ -244,12 +260,15 @@ class App:
             ps = self.pstate
             while True:
                 batch = q.peek(MAX_BATCH)
+                batch = batch[:codec.fit([rec for _, rec in batch])]  # node reports can be longer than fixed ones
                 if not batch:
                     break
                 ack = commands.cmd_ack(ps) if ps.get("ackp") else None
                 wins = self.pstate.get("tfix")
                 recs = [timesync.stamp(wins, s, rec) for s, rec in batch] if wins else [rec for _, rec in batch]
-                data = codec.encode_uplink(key, dev, batch[0][0], recs, ack)
+                node = any(rec[0] == 0xFF for rec in recs)  # node reports (node.py) go in a version 4 uplink
+                data = codec.encode_uplink(key, dev, batch[0][0], recs, ack,
+                                           codec.VERSION_NODE if node else codec.VERSION)
                 if batch[-1][0] > st.sent_hw:
                     st.sent_hw = batch[-1][0]  # before it leaves: these bytes are now the ones for these counters
                     self.save_rtc()

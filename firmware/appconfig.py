@@ -31,6 +31,16 @@ def _int(d, key, lo, hi, where):
     return v
 
 
+def _unload(name):
+    # On the device the validator's code (its messages above all) is needed once per boot: give its heap back (the
+    # cycle loads nodelayout again when it runs the node, at the point it needs it; a provisioning test report does
+    # not). CPython keeps its modules (the host validates many files).
+    import sys
+
+    if sys.implementation.name == "micropython":
+        sys.modules.pop(name, None)
+
+
 def validate(cfg):
     """Return the config with defaults filled in; raise ValueError naming the field and what is allowed."""
     import policy
@@ -64,6 +74,19 @@ def validate(cfg):
 
     detector.validate(det)
     out["detector"] = det
+    if out.get("node") is not None:  # a declared node: the same validator as `fieldnode node check` (node.py)
+        import gc
+
+        gc.collect()  # the JSON just parsed is garbage: free it before the validator's code needs heap
+        import node
+
+        try:
+            out["node"] = node.validate(out["node"])
+        except ValueError as e:
+            raise ValueError("config.node.%s" % e.args[0])
+        finally:
+            _unload("node")
+            _unload("nodelayout")
     return out
 
 

@@ -93,11 +93,12 @@ def stamp(windows, seq, rec):
     it was made before the clock was set."""
     for w in windows:
         if w[0] <= seq <= w[1]:
-            ts = struct.unpack_from(">I", rec, _TS_OFF)[0]
+            off = 4 if rec[0] == 0xFF else _TS_OFF  # a node report (node.py) has its ts after a 4-byte prefix
+            ts = struct.unpack_from(">I", rec, off)[0]
             if ts < TS_SYNCED:
                 ts += w[2]
                 b = bytearray(rec)
-                struct.pack_into(">I", b, _TS_OFF, 0 if ts < 0 else ts if ts <= 0xFFFFFFFF else 0xFFFFFFFF)
+                struct.pack_into(">I", b, off, 0 if ts < 0 else ts if ts <= 0xFFFFFFFF else 0xFFFFFFFF)
                 return bytes(b)
             break
     return rec

@@ -7,7 +7,8 @@ Uplink (device -> collector), big-endian:
                      N: number of reports 1..15
     1   4  device id
     5   4  counter of the first report; report i carries counter + i
-    9   .  N reports, each MAIN (17 bytes) and, when its flags say so, HEALTH (8 bytes); see proto.schema
+    9   .  N reports, each MAIN (17 bytes) and, when its flags say so, HEALTH (8 bytes); see proto.schema; or a
+           node report (node.py: 0xFF, schema id, length, its declared layout), in a version 4 uplink
     .   3  (A only) command ack: id of the last command applied (2), commands refused in that batch (1)
     .   6  tag: HMAC-SHA256(key, "U" || all bytes above), first TAG_LEN bytes (proto.auth)
 
@@ -41,7 +42,14 @@ from micropython import const
 from proto import auth, schema
 
 VERSION = const(2)  # what encode_uplink writes by default
-VERSIONS = (1, 2)  # what the collector accepts; a reply answers in the uplink's version
+VERSIONS = (1, 2)  # what encode_uplink writes on request; a reply answers in the uplink's version
+# An uplink that carries a node report (node.py: a layout declared in the node file, marked 0xFF, with its schema
+# id and length) says version 4, so that a collector from before node reports refuses it (bad_version) instead of
+# misreading it; it is version 2 in everything else, and its reply is a version 2 reply. (3 stays unassigned.)
+VERSION_NODE = const(4)
+ACCEPTS = (1, 2, 4)  # what the collector accepts
+NODE_MARK = const(0xFF)
+NODE_FLAGS_OFF = const(8)
 MAX_REPORTS = const(15)
 MAX_CMDS = const(15)
 HEADER = const(9)
@@ -117,9 +125,29 @@ def encode_report(values, health=None):
     return bytes(buf)
 
 
-def report_len(buf, off):
-    """Length of the report starting at ``off`` (its flags say whether HEALTH follows)."""
+def report_len(buf, off, node=False):
+    """Length of the report starting at ``off`` (its flags say whether HEALTH follows). ``node``: in a version 4
+    uplink, where a report starting with NODE_MARK is a node report, whose length byte says how long it is."""
+    if node and buf[off] == NODE_MARK:
+        return 4 + buf[off + 3] + (HEALTH_LEN if buf[off + NODE_FLAGS_OFF] & schema.FLAG_HEALTH else 0)
     return MAIN_LEN + (HEALTH_LEN if buf[off + FLAGS_OFF] & schema.FLAG_HEALTH else 0)
+
+
+def report_flags(raw, node=False):
+    """The flags byte of one report's bytes (``node``: from a version 4 uplink, see report_len)."""
+    return raw[NODE_FLAGS_OFF if node and raw[0] == NODE_MARK else FLAGS_OFF]
+
+
+def fit(reports):
+    """How many of ``reports`` (from the first) fit one uplink of at most MAX_UPLINK bytes (at least 1)."""
+    room = MAX_UPLINK - HEADER - CMD_ACK_LEN - TAG_LEN
+    n = 0
+    for r in reports:
+        room -= len(r)
+        if room < 0 or n == MAX_REPORTS:
+            break
+        n += 1
+    return n if n else 1
 
 
 def decode_report(buf, off=0):
@@ -140,12 +168,14 @@ def decode_report(buf, off=0):
 def encode_uplink(key, device_id, counter, reports, cmd_ack=None, version=VERSION):
     """The uplink datagram for ``reports`` (report bytes, counters counter, counter+1, ...). ``key``: bytes or
     auth.Key. ``cmd_ack``: (last applied command id, number refused) to acknowledge downlink commands.
-    ``version`` 1: the uplink of an app from before replies carried the time (to test old devices)."""
+    ``version`` 1: the uplink of an app from before replies carried the time (to test old devices); VERSION_NODE
+    when ``reports`` include node reports (node.py; app.py says so: only the device knows what it queued)."""
     n = len(reports)
     if n < 1 or n > MAX_REPORTS:
         raise ValueError(REASON_MALFORMED, "1..%d reports per uplink, got %d" % (MAX_REPORTS, n))
-    if version not in VERSIONS:
-        raise ValueError(REASON_VERSION, "protocol version %d, not one of %r" % (version, VERSIONS))
+    if version not in VERSIONS and version != VERSION_NODE:
+        raise ValueError(REASON_VERSION, "protocol version %d, not one of %r" % (version, ACCEPTS))
+    node = version == VERSION_NODE
     if not isinstance(key, auth.Key):
         key = auth.Key(key)
     size = HEADER + TAG_LEN + (CMD_ACK_LEN if cmd_ack is not None else 0)
@@ -156,7 +186,7 @@ def encode_uplink(key, device_id, counter, reports, cmd_ack=None, version=VERSIO
                      device_id, counter)
     off = HEADER
     for r in reports:
-        if len(r) < MAIN_LEN or report_len(r, 0) != len(r):
+        if len(r) < (4 + 6 if node and r[0] == NODE_MARK else MAIN_LEN) or report_len(r, 0, node) != len(r):
             raise ValueError(REASON_MALFORMED, "report of %d bytes does not match its flags" % len(r))
         buf[off:off + len(r)] = r
         off += len(r)
@@ -173,18 +203,20 @@ def uplink_length(buf):
     if len(buf) < 1:
         return 0
     b0 = buf[0]
-    if b0 >> 5 not in VERSIONS:
-        raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks 1 and %d" % (b0 >> 5, VERSION))
+    if b0 >> 5 not in ACCEPTS:
+        raise ValueError(REASON_VERSION, "protocol version %d, this collector speaks 1, 2 and %d" % (
+            b0 >> 5, VERSION_NODE))
     n = b0 & 0x0F
+    node = b0 >> 5 == VERSION_NODE
     if b0 == FETCH:
         return FETCH_LEN
     if n == 0:
         raise ValueError(REASON_MALFORMED, "uplink with no report")
     off = HEADER
     for _ in range(n):
-        if len(buf) < off + FLAGS_OFF + 1:
+        if len(buf) <= off or len(buf) < off + 1 + (NODE_FLAGS_OFF if node and buf[off] == NODE_MARK else FLAGS_OFF):
             return 0
-        off += report_len(buf, off)
+        off += report_len(buf, off, node)
     return off + (CMD_ACK_LEN if b0 & _A_BIT else 0) + TAG_LEN
 
 
@@ -206,6 +238,7 @@ class Uplink:
             raise ValueError(REASON_MALFORMED, "%d bytes after the tag" % (len(data) - need))
         self.data = data
         self.version = b0 >> 5
+        self.node = self.version == VERSION_NODE  # its reports may be node reports (report_len)
         self.count = b0 & 0x0F
         self.body_end = len(data) - TAG_LEN
         self.cmd_ack = None
@@ -225,7 +258,7 @@ class Uplink:
         out = []
         off = HEADER
         for i in range(self.count):
-            n = report_len(self.data, off)
+            n = report_len(self.data, off, self.node)
             out.append((self.counter + i, bytes(self.data[off:off + n])))
             off += n
         return out

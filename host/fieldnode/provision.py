@@ -57,6 +57,7 @@ class ProvisionOptions:
     reply_s: float = 10.0
     who: str | None = None
     extra: dict = field(default_factory=dict)  # more config (policy, detector, alarm), merged under the above
+    node: dict | None = None  # a declared node (fieldnode.node.check): what the device measures and reports
     tags: dict = field(default_factory=dict)  # recorded in the registry, exported for SORACOM
 
 
@@ -141,6 +142,12 @@ def build_config(opts: ProvisionOptions, device_id: int, board) -> dict:
         lk.update({"kind": "wifi", "ssid": opts.wifi_ssid, "key": opts.wifi_key or "", "endpoint": opts.endpoint})
     cfg["link"] = lk
     cfg["device_id"] = device_id
+    if opts.node is not None:
+        if opts.node["board"] != board.name:
+            raise UsageError(f"node {opts.node['name']} is declared for board {opts.node['board']}, not {board.name}",
+                             "give a node file whose \"board\" is this board")
+        cfg["node"] = opts.node
+        cfg["policy"] = dict(opts.node.get("policy") or {}, **(cfg.get("policy") or {}))
     if opts.interval is not None:
         cfg["policy"] = dict(cfg.get("policy") or {}, sample_s=opts.interval)
     cfg.setdefault("version", 1)
@@ -264,6 +271,10 @@ def _provision(dev, board_name, opts, registry, say, rep, who, t0):
     device_id, key = _identity(st, opts, registry, b.name, who, rep)
     rep.device_id = device_id
     cfg = build_config(opts, device_id, b)
+    if opts.node is not None:  # before the first node report: the collector decodes it by this (nodeview.py)
+        from . import node as nodefile
+
+        nodefile.register(registry, device_id, opts.node, who)
     say(f"device {device_id}: writing key.bin and config.json")
     dev.write_file("key.bin", key)
     dev.write_file("config.json", json.dumps(cfg, sort_keys=True).encode())

@@ -19,6 +19,8 @@ def register(sub):
     p.add_argument("--board", required=True, help="board name (see: fieldnode boards)")
     p.add_argument("--port", required=True, help="serial port, pty path, rfc2217:// or socket:// URL")
     p.add_argument("--config", help="a config JSON to write to the device when it has none")
+    p.add_argument("--node", metavar="FILE", help="a node file (or example node name) to put into --config's "
+                   "config: what the device measures and reports")
     p.add_argument("--overwrite-config", action="store_true", help="replace the device's config with --config")
     p.add_argument("--change-board", action="store_true",
                    help="allow a board file other than the one the device was deployed with (it refuses otherwise)")
@@ -28,6 +30,25 @@ def register(sub):
 
 def run(args):
     config = read_object(args.config, "the device's config.json, a JSON object") if args.config else None
+    if args.node:
+        from ..errors import UsageError
+        from .node import load_option
+
+        if config is None:
+            raise UsageError("--node needs --config (the device's id and link)",
+                             "or give the node when provisioning: fieldnode provision --node FILE")
+        n = load_option(args.node)
+        if n["board"] != args.board:
+            raise UsageError(f"node {n['name']} is declared for board {n['board']}, not {args.board}",
+                             "give a node file whose \"board\" is this board")
+        config = dict(config, node=n, policy=dict(n["policy"], **(config.get("policy") or {})))
+        if isinstance(config.get("device_id"), int):  # the collector decodes its reports by this node
+            from .. import node as nodefile
+            from ..registry import Registry
+
+            reg = Registry()
+            if reg.find(config["device_id"]) is not None:
+                nodefile.register(reg, config["device_id"], n)
 
     bar = ProgressBar()  # one line on a terminal, a line per stage in a log (not a \r per file)
 

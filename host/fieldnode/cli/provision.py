@@ -40,6 +40,8 @@ def register(sub):
                    "(default uni.soracom.io:23080 for cellular; required for Wi-Fi)")
     p.add_argument("--interval", type=int, metavar="S", help="seconds between readings (10..86400)")
     p.add_argument("--config", metavar="FILE", help="JSON with more config sections (policy, detector, alarm)")
+    p.add_argument("--node", metavar="FILE", help="a node file (or example node name): what the device measures "
+                   "and reports (fieldnode node check FILE)")
     p.add_argument("--collector", metavar="URL", help="check that this collector stored the test report: "
                    "http://HOST:PORT of fieldnode collect, or its SQLite file")
     p.add_argument("--force", action="store_true", help="provision again a device that is already provisioned")
@@ -63,6 +65,7 @@ def register(sub):
 def options_from(args):
     from ..provision import ProvisionOptions, load_extra
     from ..registry import parse_device_id
+    from .node import load_option as node_option
 
     if args.wifi_key and not args.wifi_ssid:
         raise UsageError("--wifi-key without --wifi-ssid", "give the network name with --wifi-ssid")
@@ -71,7 +74,8 @@ def options_from(args):
         apn=args.apn, user=args.user, password=args.password, wifi_ssid=args.wifi_ssid, wifi_key=args.wifi_key,
         endpoint=args.endpoint, interval=args.interval, collector=args.collector, force=args.force,
         start=not args.no_start, attach_s=args.timeout, reply_s=args.reply_timeout, who=args.who,
-        extra=load_extra(args.config) if args.config else {})
+        extra=load_extra(args.config) if args.config else {},
+        node=node_option(args.node) if getattr(args, "node", None) else None)
 
 
 def _progress(msg):

@@ -9,6 +9,8 @@ def register(sub):
                                    "Parser custom format for an uplink of one report, to paste into a SORACOM Air "
                                    "group when the device sends to SORACOM Harvest via the Unified Endpoint.",
                        epilog="example: fieldnode schema --soracom")
+    p.add_argument("node", nargs="?", metavar="NODE", help="a node file (or example node name): its report's "
+                   "field table instead of the fixed report's")
     p.add_argument("--soracom", action="store_true", help="print the SORACOM Binary Parser format string")
     p.add_argument("--json", action="store_true", help="print the field table as JSON")
     p.set_defaults(func=run)
@@ -18,6 +20,8 @@ def run(args):
     from ..collector import views
     from ..collector.fw import codec
 
+    if args.node:
+        return _node(args)
     if args.soracom:
         print(views.soracom_format())
         return 0
@@ -30,4 +34,25 @@ def run(args):
         print(f"{r['block']:<7} {r['name']:<8} {r['type']:<5} {r['scale']:>6} {r['unit']:<5} {r['meaning']}")
     print(f"uplink: {codec.HEADER}-byte header, reports, {codec.TAG_LEN}-byte HMAC-SHA256 tag; "
           f"one report {codec.HEADER + codec.MAIN_LEN + codec.TAG_LEN} bytes")
+    return 0
+
+
+def _node(args):
+    from .. import node
+    from ..errors import UsageError
+
+    if args.soracom:
+        raise UsageError("--soracom is not there yet for a node report", "use fieldnode schema NODE for the table")
+    n, lay = node.check(args.node)
+    rows = node.fields(lay)
+    if args.json:
+        print(json.dumps({"node": n["name"], "schema": node.sid_hex(lay), "bytes": lay.size, "fields": rows},
+                         indent=2))
+        return 0
+    print(f"node {n['name']} (board {n['board']}), schema id {node.sid_hex(lay)}")
+    print(f"{'name':<14} {'type':<5} {'resolution':>10} {'unit':<6} quantity")
+    for r in rows:
+        print(f"{r['name']:<14} {r['type']:<5} {r['resolution']:>10g} {r['unit']:<6} {r['quantity']}")
+    print(f"report: 4-byte prefix (0xFF, schema id, length), then the fields: {lay.size} bytes; uplink "
+          f"{9 + lay.size + 6} bytes for one report")
     return 0

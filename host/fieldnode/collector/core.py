@@ -130,6 +130,11 @@ class Collector:
             k = self._keys[device_id] = auth.Key(raw)
         return k
 
+    def _nodes(self, device_id):
+        # the device's declared nodes by schema id (registry fact "nodes", provision --node; nodeview.py)
+        dev = self.registry.get(device_id)
+        return dict(dev.facts.get("nodes") or {})
+
     def forget_keys(self):
         """Drop cached keys (after a key rotation in the registry)."""
         self._keys.clear()
@@ -179,10 +184,12 @@ class Collector:
                     dups += 1
                 else:
                     new.append((ctr, raw))
-            decoded = [report_to_dict(dev, ctr, raw, received=now) for ctr, raw in new]
+            nodes = self._nodes(dev) if up.node else None  # a version 4 uplink may carry node reports
+            decoded = [report_to_dict(dev, ctr, raw, received=now, nodes=nodes) for ctr, raw in new]
             gaps = 1 if new and new[0][0] > last + 1 and last > 0 else 0
-            alarms = sum(1 for ctr, raw in new if raw[codec.FLAGS_OFF] & ALARM_FLAGS)
-            rows = [(ctr, d["ts"], raw[codec.FLAGS_OFF], d, raw) for (ctr, raw), d in zip(new, decoded, strict=True)]
+            alarms = sum(1 for ctr, raw in new if codec.report_flags(raw, up.node) & ALARM_FLAGS)
+            rows = [(ctr, d["ts"], codec.report_flags(raw, up.node), d, raw)
+                    for (ctr, raw), d in zip(new, decoded, strict=True)]
             pending = st.store_uplink(dev, rows, at=now, source=source, top=max(last, reports[-1][0]),
                                       duplicates=dups, gaps=gaps, alarms=alarms,
                                       cmd_ack=up.cmd_ack[0] if up.cmd_ack is not None else None,

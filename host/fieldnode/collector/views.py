@@ -18,13 +18,20 @@ def _scaled(value: int, scale: int):
     return value if scale == 1 else round(value / scale, 6)
 
 
-def report_to_dict(device_id: int, counter: int, raw: bytes, received: float | None = None) -> dict:
+def report_to_dict(device_id: int, counter: int, raw: bytes, received: float | None = None,
+                   nodes: dict | None = None) -> dict:
     """One report in units: {"device", "counter", "ts", "flags": [...], <MAIN fields>, "health": {...}|None}.
 
     A ts before ``schema.TS_SYNCED`` (2020) is not wall time (the device's clock was not set yet). With
     ``received`` (the collector's receive time, Unix seconds) such a report takes that as its "ts" and says so:
     "ts_source": "collector" and "ts_device" (the device's value); a report without these keys carries device time.
+    ``nodes`` ({schema id hex: node}, possibly empty) says the report came in a version 4 uplink, where one that
+    starts with NODE_MARK is a node report (firmware/node.py), decoded with its node: nodeview.py.
     """
+    if nodes is not None and raw[:1] == bytes((codec.NODE_MARK,)):
+        from .nodeview import node_to_dict
+
+        return node_to_dict(device_id, counter, raw, nodes, received)
     main, health, _ = codec.decode_report(raw)
     out = {"device": device_id, "counter": counter}
     for (name, _code, scale, _unit, _doc), v in zip(schema.MAIN, main, strict=True):

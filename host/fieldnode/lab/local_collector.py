@@ -52,7 +52,7 @@ class LocalCollector:
             board.route("uni.soracom.io", self.udp)
 
     def provision(self, board: Board, *, device_id: int | None = None, interval: int | None = None,
-                  config: dict | None = None):
+                  config: dict | None = None, node: dict | None = None):
         """Provision ``board`` (fieldnode's firmware deployed on it) against this collector, as ``fieldnode
         provision`` does: identity and key in the registry, key.bin and config.json on the board, a test report
         this collector acknowledges. Returns the ``ProvisionReport``; DeviceError naming the failed step."""
@@ -63,7 +63,7 @@ class LocalCollector:
         opts = ProvisionOptions(device_id=device_id, interval=interval, extra=dict(config or {}),
                                 collector=self.http_url, start=False, who="fieldnode.testing",
                                 wifi_ssid="fieldnode-lab" if wifi else None, wifi_key="fieldnode" if wifi else None,
-                                endpoint=self.udp if wifi else None)
+                                endpoint=self.udp if wifi else None, node=node)
         rep = provision(board.device, board.name, opts, self.registry)
         if not rep.passed:
             f = rep.failed_step
