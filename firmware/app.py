@@ -168,7 +168,7 @@ class App:
         st = self.st
         flags = 0
         if r.vibration:
-            d = D.make(cfg["detector"])
+            d = D.make(cfg["detector"], D.RESOLUTION_RMS_MG)  # the RMS is in whole mg
             if not st.fresh:
                 try:
                     d.from_bytes(st.detector)

@@ -69,6 +69,7 @@ DEFAULTS = {
     "clear": 1.75,
     "holdoff": 100,
     "min_spread": 1,
+    "min_surprise": 0,
     "period": 0,
     "bins": 96,
     "season_shift": 2,
@@ -157,6 +158,7 @@ def validate(cfg):
     out["raise"] = _num(cfg, "raise", 0.25, 1000)
     out["clear"] = _num(cfg, "clear", 0, 1000)
     out["min_spread"] = _num(cfg, "min_spread", 0, _XMAX)
+    out["min_surprise"] = _num(cfg, "min_surprise", 0, 16)
     out["period"] = _num(cfg, "period", 0, MAX_PERIOD, True)
     out["bins"] = _num(cfg, "bins", 1, MAX_BINS, True)
     out["season_shift"] = _num(cfg, "season_shift", 0, 8, True)
@@ -186,6 +188,10 @@ class Surprise:
         self._clear = int(c["clear"] * 16 + 0.5)
         f = int(c["min_spread"] * 16 + 0.5)
         self._floor = f if f > 0 else 1
+        # an absolute gate: a raise needs the reading itself this many spreads (floored at min_spread) from its
+        # baseline. The likelihood is relative, so on a quiet signal quantised to a few steps (an RMS in whole mg)
+        # a run of one-step flips can look unlikely; a node states its sensor's resolution with these two keys.
+        self._gate = int(c["min_surprise"] * 256 + 0.5)
         self._per = c["period"]
         self._nbin = min(c["bins"], self._per) if self._per else 0
         self._ps = c["season_shift"]
@@ -253,7 +259,7 @@ class Surprise:
             st[_CNT] = cnt + 1
         if warm:
             return WARMUP
-        ev = HIT if lz >= self._raise else 0
+        ev = HIT if lz >= self._raise and r >= self._gate else 0
         q = st[_QUIET]
         if q:
             st[_QUIET] = q - 1
