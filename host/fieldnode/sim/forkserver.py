@@ -56,9 +56,12 @@ while True:
         os._exit(rc if isinstance(rc, int) else 1)
     for f in fds:
         os.close(f)
-    sock.send(json.dumps({"pid": pid}).encode())
-    _, status = os.waitpid(pid, 0)
-    sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+    try:
+        sock.send(json.dumps({"pid": pid}).encode())
+        _, status = os.waitpid(pid, 0)
+        sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+    except OSError:
+        break  # the host went away (Ctrl-C, a closed fleet): end quietly, not with a BrokenPipeError traceback
 """
 
 
