@@ -56,9 +56,6 @@ class Scenario:
     description: str = ""
     variation: dict = field(default_factory=dict)  # validated by variation.validate
 
-    def faults_of(self, kind: str) -> list:
-        return [f for f in self.faults if f["kind"] == kind]
-
 
 def builtin() -> list[str]:
     """The names of the example scenarios shipped with fieldnode."""
