@@ -31,6 +31,7 @@ from pathlib import Path
 
 from . import fwbridge
 from .errors import ConfigError, FieldnodeError, UsageError
+from .jsonfile import read_object
 from .paths import FIRMWARE, micropython_cmd
 from .seasonal import daily_period
 
@@ -84,30 +85,17 @@ while True:
 """
 
 
-def _firmware_import():
-    fwbridge.install()
-
-
 def load_config(path=None) -> dict:
     """The detector config from ``path`` (JSON) or the default; ConfigError names the file and what is wrong."""
     if path is None:
         text = resources.files("fieldnode").joinpath("data/detector.json").read_text()
         where = "the default detector.json"
+        cfg = json.loads(text)
     else:
         where = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as e:
-            raise ConfigError(f"cannot read {where}: {e.strerror}", "give an existing JSON file")
+        cfg = read_object(path, "a JSON object of detector keys")
     try:
-        cfg = json.loads(text)
-    except ValueError as e:
-        raise ConfigError(f"{where} is not valid JSON: {e}", "fix the file (a JSON object of detector keys)")
-    _firmware_import()
-    from core.detector import validate
-
-    try:
-        full = validate(cfg)
+        full = fwbridge.load("core.detector").validate(cfg)
     except ValueError as e:
         raise ConfigError(f"{where}: {e}")
     scale = cfg.get("replay", {}).get("scale", "auto")
@@ -194,8 +182,7 @@ class FeatureRun(_Run):
     """The firmware feature core in a MicroPython process: ``window(ints)`` -> list of ints (features, bands)."""
 
     def __init__(self, window, fs=0, bands=()):
-        _firmware_import()
-        from core import features as fw
+        fw = fwbridge.load("core.features")
 
         if not 1 <= window <= 4096:
             raise UsageError(f"window of {window} samples is out of range", "give 1 to 4096 samples")

@@ -10,9 +10,7 @@ def daily_period(stamps):
     from collections import Counter
     from datetime import datetime
 
-    fwbridge.install()
-    from core.surprise import MAX_PERIOD
-
+    max_period = fwbridge.load("core.surprise").MAX_PERIOD
     steps = Counter()
     prev = None
     for s in stamps:
@@ -27,6 +25,6 @@ def daily_period(stamps):
     if not steps:
         return 0
     step = steps.most_common(1)[0][0]
-    if step <= 0 or 86400 % step or not 2 <= 86400 // step <= MAX_PERIOD:
+    if step <= 0 or 86400 % step or not 2 <= 86400 // step <= max_period:
         return 0
     return 86400 // step
