@@ -70,15 +70,16 @@ class DeployResult:
 
 
 
-def device_arch(dev: Device, board_name: str) -> str:
+def device_arch(dev: Device, board) -> str:
     """The native architecture the board really runs (``sys.implementation._mpy``), checked against the board
-    file: a virtual board (the unix port, x64) gets a bundle for its own arch; a real chip must match."""
-    from . import boards
+    file (``board``: a name or a loaded Board): a virtual board (the unix port, x64) gets a bundle for its own arch;
+    a real chip must match."""
     from .errors import DeviceError
 
     mpy = dev.value("import sys\nprint(repr(getattr(sys.implementation, '_mpy', 0)))")
     arch = build.ARCHS.get(mpy >> 10)
-    want = boards.load(board_name).arch
+    board = _board(board)
+    board_name, want = board.name, board.arch
     if arch is None or arch == want:
         return want
     if arch in build.HOST_ARCHS:
@@ -138,13 +139,19 @@ print(repr((n, getattr(sys.implementation, '_machine', ''))))
 """
 
 
-def check_board(dev: Device, board_name: str, change_board: bool = False) -> None:
-    """Refuse a board file that is not the one the device runs: the board file it was deployed with (its
-    /board.json) unless ``change_board``, and always a board file for another chip than the one MicroPython runs
-    on. A wrong board file gives the firmware the wrong pins, buses and modem: it would fail in the field, not here."""
+def _board(board):
     from . import boards
 
-    want = boards.load(board_name)
+    return board if isinstance(board, boards.Board) else boards.load(board)
+
+
+def check_board(dev: Device, board, change_board: bool = False) -> None:
+    """Refuse a board file that is not the one the device runs: the board file it was deployed with (its
+    /board.json) unless ``change_board``, and always a board file for another chip than the one MicroPython runs
+    on. A wrong board file gives the firmware the wrong pins, buses and modem: it would fail in the field, not here.
+    ``board``: a board name or a loaded Board."""
+    want = _board(board)
+    board_name = want.name
     current, machine = dev.value(_BOARD_ON_DEVICE)
     mcu = machine.rsplit(" with ", 1)[1].strip().lower() if " with " in machine else None
     if mcu and mcu.startswith("esp32") and mcu != want.chip:
@@ -161,8 +168,9 @@ def deploy(dev: Device, board_name: str, config: dict | None = None, overwrite_c
     """Build the bundle for ``board_name`` and bring the board's files up to date. Returns what was done.
     ``change_board`` allows a board file other than the one the device was deployed with (``check_board``)."""
     t0 = time.monotonic()
-    check_board(dev, board_name, change_board)
-    bundle = build.build(board_name, arch=device_arch(dev, board_name))
+    board = _board(board_name)  # read once: the checks and the build share it
+    check_board(dev, board, change_board)
+    bundle = build.build(board, arch=device_arch(dev, board))
     res = DeployResult(bundle.board)
     local = {dev_path.lstrip("/"): p for dev_path, p in bundle.files.items()}
     owned = sorted(p for p in local if protected(p))
