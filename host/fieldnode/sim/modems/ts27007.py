@@ -251,12 +251,16 @@ class TS27007(Radio):
         self.reply(t, (f"+CESQ: 99,99,255,255,{rsrq},{rsrp}",))
 
     # -- the network -----------------------------------------------------------------------------------------
+    def _cell_fields(self) -> str:
+        """',<tac>,<ci>,<AcT>' of the cell camped on, as +CEREG (n >= 2) and +CREG/+CGREG (n = 2) append them."""
+        return f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+
     def cereg_line(self, t: int, urc: bool) -> str:
         st = self.stat(t)
         head = "+CEREG: " if urc else f"+CEREG: {self.cereg_n},"
         s = f"{head}{st}"
         if self.cereg_n >= 2 and st in (1, 5):
-            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+            s += self._cell_fields()
             g = self.psm_granted()
             if self.cereg_n >= 4 and g is not None:
                 s += f',,,"{g[1]}","{g[0]}"'
@@ -286,7 +290,7 @@ class TS27007(Radio):
         st = self.stat(t)
         s = f"+{name}: {st}" if urc else f"+{name}: {n},{st}"
         if n >= 2 and st in (1, 5):
-            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+            s += self._cell_fields()
         return s
 
     def _xreg(self, k, a, t, name):
