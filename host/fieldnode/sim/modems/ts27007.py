@@ -60,7 +60,8 @@ class TS27007(Radio):
             "+GSN": self._ident(lambda: self.sc.imei),
             "+CGSN": self._ident(lambda: self.sc.imei),
             "+CMEE": self._cmee,
-            "+CPIN": self._cpin,
+            # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK; others +CME ERROR 3
+            "+CPIN": self._sim_ident(lambda: "+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY", "read", 3),
             "+CIMI": self._sim_ident(lambda: self.sc.imsi),  # TS 27.007 5.6: execution answers <IMSI>
             "+CSQ": self._csq,
             "+CESQ": self._cesq,
@@ -197,24 +198,14 @@ class TS27007(Radio):
         # TS 27.007 9.1: AT+CMEE=[<n>] (omitted: 0), read +CMEE: <n>, test +CMEE: (0-2)
         return self._setting(k, a, t, "CMEE", ("0", "1", "2", ""), "+CMEE: (0-2)")
 
-    def _cpin(self, k, a, t):
-        # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK
-        if k == "test":
-            return self.reply(t)
-        if k != "read":
-            return self.error(t, 3)
-        if self._sim_error(t):
-            return
-        self.reply(t, ("+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY",))
-
-    def _sim_ident(self, text):
-        """A command that reads the SIM (TS 27.007 5.6 +CIMI, the families' ICCID commands): execution answers
-        text(), +CME ERROR 10 without a SIM; the test form OK; others +CME ERROR 4."""
+    def _sim_ident(self, text, form="exec", other_error=4):
+        """A command that reads the SIM (TS 27.007 5.6 +CIMI, 8.3 +CPIN?, the families' ICCID commands): its
+        ``form`` answers text(), +CME ERROR 10 without a SIM; the test form OK; others +CME ERROR ``other_error``."""
         def h(k, a, t):
             if k == "test":
                 return self.reply(t)
-            if k != "exec":
-                return self.error(t, 4)
+            if k != form:
+                return self.error(t, other_error)
             if self._sim_error(t):
                 return
             self.reply(t, (text(),))
