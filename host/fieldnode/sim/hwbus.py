@@ -23,6 +23,8 @@ import threading
 
 from .hwops import OPS_FILE, op_codes, ops
 
+KNOWN_OPS = frozenset(op_codes().values())  # the table does not change at run time: read it once, not per register
+
 
 class HwBus:
     """Serve one board's peripherals. ``i2c`` maps bus id -> {addr: I2CDevice}; ``uart`` maps id -> UARTDevice;
@@ -70,7 +72,7 @@ class HwBus:
     def register(self, op: int, handler) -> None:
         """Answer ``op`` with ``handler(payload) -> bytes`` (an ``OSError`` becomes an error status), in place of
         the bare bus's own answer if it has one. Only ops of ``_hwops.py``: both ends must know the code."""
-        if op not in self.known_ops():
+        if op not in KNOWN_OPS:
             raise ValueError(f"op {op:#04x} is not in {OPS_FILE.name}: add it there, for both ends")
         self._handlers[op] = handler
 
@@ -79,7 +81,7 @@ class HwBus:
 
     @staticmethod
     def known_ops() -> set[int]:
-        return set(op_codes().values())
+        return set(KNOWN_OPS)
 
     def close(self):
         self._stop = True

@@ -60,7 +60,8 @@ class TS27007(Radio):
             "+GSN": self._ident(lambda: self.sc.imei),
             "+CGSN": self._ident(lambda: self.sc.imei),
             "+CMEE": self._cmee,
-            "+CPIN": self._cpin,
+            # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK; others +CME ERROR 3
+            "+CPIN": self._sim_ident(lambda: "+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY", "read", 3),
             "+CIMI": self._sim_ident(lambda: self.sc.imsi),  # TS 27.007 5.6: execution answers <IMSI>
             "+CSQ": self._csq,
             "+CESQ": self._cesq,
@@ -197,24 +198,14 @@ class TS27007(Radio):
         # TS 27.007 9.1: AT+CMEE=[<n>] (omitted: 0), read +CMEE: <n>, test +CMEE: (0-2)
         return self._setting(k, a, t, "CMEE", ("0", "1", "2", ""), "+CMEE: (0-2)")
 
-    def _cpin(self, k, a, t):
-        # TS 27.007 8.3: read +CPIN: READY | SIM PIN ...; the test form answers OK
-        if k == "test":
-            return self.reply(t)
-        if k != "read":
-            return self.error(t, 3)
-        if self._sim_error(t):
-            return
-        self.reply(t, ("+CPIN: SIM PIN" if self.sc.pin_locked else "+CPIN: READY",))
-
-    def _sim_ident(self, text):
-        """A command that reads the SIM (TS 27.007 5.6 +CIMI, the families' ICCID commands): execution answers
-        text(), +CME ERROR 10 without a SIM; the test form OK; others +CME ERROR 4."""
+    def _sim_ident(self, text, form="exec", other_error=4):
+        """A command that reads the SIM (TS 27.007 5.6 +CIMI, 8.3 +CPIN?, the families' ICCID commands): its
+        ``form`` answers text(), +CME ERROR 10 without a SIM; the test form OK; others +CME ERROR ``other_error``."""
         def h(k, a, t):
             if k == "test":
                 return self.reply(t)
-            if k != "exec":
-                return self.error(t, 4)
+            if k != form:
+                return self.error(t, other_error)
             if self._sim_error(t):
                 return
             self.reply(t, (text(),))
@@ -251,12 +242,16 @@ class TS27007(Radio):
         self.reply(t, (f"+CESQ: 99,99,255,255,{rsrq},{rsrp}",))
 
     # -- the network -----------------------------------------------------------------------------------------
+    def _cell_fields(self) -> str:
+        """',<tac>,<ci>,<AcT>' of the cell camped on, as +CEREG (n >= 2) and +CREG/+CGREG (n = 2) append them."""
+        return f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+
     def cereg_line(self, t: int, urc: bool) -> str:
         st = self.stat(t)
         head = "+CEREG: " if urc else f"+CEREG: {self.cereg_n},"
         s = f"{head}{st}"
         if self.cereg_n >= 2 and st in (1, 5):
-            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+            s += self._cell_fields()
             g = self.psm_granted()
             if self.cereg_n >= 4 and g is not None:
                 s += f',,,"{g[1]}","{g[0]}"'
@@ -286,7 +281,7 @@ class TS27007(Radio):
         st = self.stat(t)
         s = f"+{name}: {st}" if urc else f"+{name}: {n},{st}"
         if n >= 2 and st in (1, 5):
-            s += f',"{TAC}","01A2D0{self.act():02X}",{self.act()}'
+            s += self._cell_fields()
         return s
 
     def _xreg(self, k, a, t, name):

@@ -79,6 +79,7 @@ class BMP280(RegisterModel):
     def __init__(self, clock=None, addr=None, env=None, calib=None):
         super().__init__(clock, addr, env)
         self.calib = dict(calib or EXAMPLE_CALIB)
+        self._raw_key = self._raw = None  # the last raw_codes inputs and result (_raw_codes)
         self.prom = bytearray()
         for k in ("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"):
             self.prom += (self.calib[k] & 0xFFFF).to_bytes(2, "little")
@@ -102,10 +103,18 @@ class BMP280(RegisterModel):
         """One conversion of what the environment is now, at the resolution ctrl_meas and config give."""
         osr_t, osr_p = self.ctrl_meas >> 5, (self.ctrl_meas >> 2) & 7
         filt = bool(self.config & 0x1C)
-        adc_t, adc_p = raw_codes(self.calib, self.value("temperature_c"), self.value("pressure_pa"))
+        adc_t, adc_p = self._raw_codes(self.value("temperature_c"), self.value("pressure_pa"))
         drop_t, drop_p = 20 - resolution_bits(osr_t, filt), 20 - resolution_bits(osr_p, filt)
         return (((adc_t >> drop_t) << drop_t) if osr_t else 0x80000,
                 ((adc_p >> drop_p) << drop_p) if osr_p else 0x80000)
+
+    def _raw_codes(self, t_c, p_pa):
+        # raw_codes bisects the compensation (~40 evaluations): in normal mode every byte of a data or status read
+        # converts, so a 6-byte burst would redo it six times for the same inputs; the result is a pure function
+        # of them (the calibration is fixed), so the last one is kept
+        if self._raw_key != (t_c, p_pa):
+            self._raw_key, self._raw = (t_c, p_pa), raw_codes(self.calib, t_c, p_pa)
+        return self._raw
 
     def _normal(self):
         """Normal mode (3.6.3): measurement, standby t_sb, measurement... The result registers hold the last

@@ -90,6 +90,7 @@ class QMP6988(RegisterModel):
         super().__init__(clock, addr, env)
         self.otp = dict(otp or DEFAULT_OTP)
         self.k = coefficients(self.otp)
+        self._raw_key = self._raw = None  # the last raw_codes inputs and result (_raw_codes)
         self.prom = otp_bytes(self.otp)
         self._reset()
 
@@ -108,8 +109,14 @@ class QMP6988(RegisterModel):
 
     def _convert(self):
         n_t, n_p = _AVG[self.ctrl_meas >> 5], _AVG[(self.ctrl_meas >> 2) & 7]
-        dt, dp = raw_codes(self.k, self.value("temperature_c"), self.value("pressure_pa"))
+        dt, dp = self._raw_codes(self.value("temperature_c"), self.value("pressure_pa"))
         return (dt + (1 << 23)) if n_t else 0, (dp + (1 << 23)) if n_p else 0
+
+    def _raw_codes(self, t_c, p_pa):
+        # as BMP280._raw_codes: normal mode converts on every byte of a read; keep the last (pure) result
+        if self._raw_key != (t_c, p_pa):
+            self._raw_key, self._raw = (t_c, p_pa), raw_codes(self.k, t_c, p_pa)
+        return self._raw
 
     def _normal(self) -> bool:
         """Normal mode (power_mode 11): measurement, t_standby, measurement...; the data registers hold the last
