@@ -4,16 +4,13 @@ stored reports, byte for byte (tags included); a merge of an incomplete set of s
 
 import json
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from fieldnode.errors import ConfigError, UsageError
 from fieldnode.lab import scenario, shards
 from fieldnode.lab.fleet import FleetRun
+from provision_util import ROOT, cli
 
-ROOT = Path(__file__).resolve().parents[1]
 SCN = {"name": "shards", "board": "lowpower-ref", "devices": 4, "duration": "4h", "seed": 11,
        "environment": {"preset": "quiet"},
        "variation": {"sensor_offset": {"temperature_c": 0.4}, "start_phase_s": "5m", "rssi_dbm": [-105, -85]},
@@ -21,8 +18,7 @@ SCN = {"name": "shards", "board": "lowpower-ref", "devices": 4, "duration": "4h"
 
 
 def _cli(tmp_path, *args):
-    p = subprocess.run([sys.executable, "-m", "fieldnode", "sim", *args, "--json"], capture_output=True, text=True,
-                       timeout=600, cwd=ROOT, env={"FIELDNODE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    p = cli("sim", *args, "--json", home=tmp_path / "home", timeout=600)
     assert p.returncode in (0, 1), p.stderr
     return json.loads(p.stdout)
 

@@ -5,8 +5,8 @@ import ast
 import socket
 from pathlib import Path
 
-from fieldnode.sim.clock import VirtualClock
 from fieldnode.sim.modems import create
+from modem_util import Rig, booted
 
 MODEMS_DIR = Path(create.__code__.co_filename).parent
 # bottom to top: a module may import only modules to its left
@@ -30,27 +30,16 @@ def test_a_restart_ends_a_pending_data_phase():
     # cleared with every restart.
     srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     srv.bind(("127.0.0.1", 0))
-    clock = VirtualClock()
-    m = create("bg95", clock, {"network": {"attach_ms": 0}, "dns": {"c.example": f"127.0.0.1:{srv.getsockname()[1]}"}})
-
-    def at(line, ms=2000):
-        m.write(line.encode() + b"\r")
-        clock.advance(ms)
-        m.poll(clock.now_ms())
-        return m.read(65536)
-
+    r = Rig("bg95", {"network": {"attach_ms": 0}, "dns": {"c.example": f"127.0.0.1:{srv.getsockname()[1]}"}},
+            at_ms=2000)
     try:
-        clock.advance(m.BOOT_MS)
-        m.poll(clock.now_ms())
-        at("ATE0")
-        at("AT+QIACT=1")
-        assert at('AT+QIOPEN=1,0,"UDP","c.example",1,0,0').endswith(b"+QIOPEN: 0,0\r\n")
-        assert at("AT+QISEND=0,4", 50) == b"\r\n> "
-        m.power_off(clock.now_ms(), urc=False)  # the board's power is cut mid-send
-        m.power_on(clock.now_ms())
-        clock.advance(m.BOOT_MS)
-        m.poll(clock.now_ms())
-        m.read(65536)
-        assert at("AT", 200) == b"AT\r\r\nOK\r\n"  # echo is back on after the restart, and AT is a command again
+        booted(r, echo_off=True)
+        r.at("AT+QIACT=1")
+        assert r.at('AT+QIOPEN=1,0,"UDP","c.example",1,0,0').endswith(b"+QIOPEN: 0,0\r\n")
+        assert r.at("AT+QISEND=0,4", 50) == b"\r\n> "
+        r.m.power_off(r.clock.now_ms(), urc=False)  # the board's power is cut mid-send
+        r.m.power_on(r.clock.now_ms())
+        r.wait(r.m.BOOT_MS)
+        assert r.at("AT", 200) == b"AT\r\r\nOK\r\n"  # echo is back on after the restart, and AT is a command again
     finally:
         srv.close()

@@ -2,31 +2,19 @@
 echo, noise, over-long lines and split reads; results, URC routing and deadlines checked. The same engine and fakes
 run under CPython (hypothesis) and, for a sample of cases, under the MicroPython runtime with identical output."""
 
+import inspect
 import json
 import random
 
 import pytest
+import transcript_fakes
 from conftest import run_mpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from net.at import AT, ATError, fields, num
 
-# A fake clock and a scripted modem, written so that MicroPython runs them too.
-FAKES = r'''
-class Clock:
-    def __init__(self):
-        self.t = 0
-        self.slept = 0
-    def ticks_ms(self):
-        return self.t
-    def ticks_add(self, a, b):
-        return a + b
-    def ticks_diff(self, a, b):
-        return a - b
-    def sleep_ms(self, ms):
-        self.t += ms
-        self.slept += ms
-
+# A fake clock (transcript_fakes' own, as source) and a scripted modem, written so that MicroPython runs them too.
+FAKES = inspect.getsource(transcript_fakes.Clock) + r'''
 
 class Modem:
     # script[i] = [(delay_ms, bytes), ...] released after the i-th write; reads return at most `split` bytes.

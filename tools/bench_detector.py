@@ -7,14 +7,13 @@ reports microseconds per update, the ratio, and the state size. Host-CPU timings
 measured here); the update has no per-sample loop, so it stays plain integer Python (no viper kernel).
 """
 
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from fieldnode.paths import FIRMWARE, micropython_cmd  # noqa: E402
+from fieldnode.sim import runtime  # noqa: E402
 
 N = 20000
 OLD = {"method": "baseline", "level_shift": 7, "spread_shift": 10, "active_shift": 0, "warmup": 300, "raise": 4.0,
@@ -45,17 +44,14 @@ for name, cfg in (("surprise", {}), ("seasonal", {"period": 288}), ("baseline", 
 
 
 def run():
-    try:
-        cmd = micropython_cmd()
+    try:  # the unix port with firmware/ on its path and no ESP32 shims: the detector is pure firmware logic
+        p = runtime.run(_MPY % (N, OLD), heap="2m", shims=False, cwd=ROOT)
     except FileNotFoundError as e:
         return [{"group": "detector", "name": "update", "value": None, "unit": "us", "note": str(e)}]
-    env = {"MICROPYPATH": f"{FIRMWARE}:.frozen", "PATH": "/usr/bin:/bin"}
-    p = subprocess.run([cmd, "-X", "heapsize=2m", "-c", _MPY % (N, OLD)], capture_output=True, text=True, env=env,
-                       cwd=ROOT)
-    if p.returncode:
-        return [{"group": "detector", "name": "update", "value": None, "unit": "us", "note": p.stderr.strip()[-200:]}]
+    if p.rc:
+        return [{"group": "detector", "name": "update", "value": None, "unit": "us", "note": p.err.strip()[-200:]}]
     got = {}
-    for line in p.stdout.split("\n"):
+    for line in p.out.split("\n"):
         if line.strip():
             name, us, size = line.split()
             got[name] = (int(us) / N, int(size))
