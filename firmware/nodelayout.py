@@ -136,10 +136,3 @@ class Layout:
             health = struct.unpack_from(schema.fmt(schema.HEALTH), raw, self.size)
         return v[0], v[1], list(v[2:2 + nf]), events, health
 
-
-def is_node(raw, off=0):
-    return raw[off] == NODE_MARK
-
-
-def schema_id(raw, off=0):
-    return struct.unpack_from(">H", raw, off + 1)[0]
