@@ -266,7 +266,7 @@ class App:
                 ack = commands.cmd_ack(ps) if ps.get("ackp") else None
                 wins = self.pstate.get("tfix")
                 recs = [timesync.stamp(wins, s, rec) for s, rec in batch] if wins else [rec for _, rec in batch]
-                node = any(rec[0] == 0xFF for rec in recs)  # node reports (node.py) go in a version 4 uplink
+                node = any(rec[0] == codec.NODE_MARK for rec in recs)  # node reports (node.py): a version 4 uplink
                 data = codec.encode_uplink(key, dev, batch[0][0], recs, ack,
                                            codec.VERSION_NODE if node else codec.VERSION)
                 if batch[-1][0] > st.sent_hw:

@@ -116,12 +116,11 @@ class Layout:
             args.append(events)
         struct.pack_into(self.fmt, buf, PREFIX, *args)
         if health is not None:
-            hf = schema.HEALTH
-            hv = []
-            for i in range(len(hf)):
-                lo, hi = schema.LIMITS[hf[i][1]]
-                hv.append(min(max(int(health[i]), lo), hi))
-            struct.pack_into(schema.fmt(hf), buf, self.size, *hv)
+            from proto import codec  # loaded already on the device: the cycle encodes fixed reports with it too
+
+            hf = schema.HEALTH  # saturated and packed as a fixed report's HEALTH block (codec.encode_report)
+            struct.pack_into(codec.HEALTH_FMT, buf, self.size, *[codec._sat(health[i], hf[i][1])
+                                                                for i in range(len(hf))])
         return bytes(buf)
 
     def decode(self, raw):
@@ -136,10 +135,3 @@ class Layout:
             health = struct.unpack_from(schema.fmt(schema.HEALTH), raw, self.size)
         return v[0], v[1], list(v[2:2 + nf]), events, health
 
-
-def is_node(raw, off=0):
-    return raw[off] == NODE_MARK
-
-
-def schema_id(raw, off=0):
-    return struct.unpack_from(">H", raw, off + 1)[0]
