@@ -144,6 +144,10 @@ class HwBus:
         return b""
 
     def _i2c_read(self, p):
+        if len(p) > 4:
+            # readfrom_mem: the register address written first, checked as I2C_WRITE checks it, at the same virtual
+            # time (no bus op advances the clock between the two), then the read
+            self._i2c_write(p[:2] + p[4:])
         data = self._i2c_dev(p[0], p[1]).read(struct.unpack(">H", p[2:4])[0])
         if data is None:
             raise OSError(errno.ENODEV, "NACK")

@@ -8,7 +8,8 @@
 
 # -- the bare bus: parts on I2C, UART, GPIO and ADC, and the virtual clock -------------------------------------
 I2C_WRITE = 0x01  # bus:u8 addr:u8 data... -> ''
-I2C_READ = 0x02  # bus:u8 addr:u8 n:u16 -> data
+I2C_READ = 0x02  # bus:u8 addr:u8 n:u16 [memaddr...] -> data (with memaddr: readfrom_mem, the register write then
+#                   the read in one request, one transaction as on the ESP32; not a new op: the shims' heap is tight)
 I2C_SCAN = 0x03  # bus:u8 -> addrs
 UART_WRITE = 0x10  # id:u8 data... -> ''
 UART_READ = 0x11  # id:u8 n:u16 -> data

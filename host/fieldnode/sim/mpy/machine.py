@@ -119,13 +119,10 @@ class I2C:
         self.writeto(addr, self._memaddr(memaddr, addrsize) + bytes(buf))
 
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
-        # one transaction on the ESP32 (C): no callback between the register write and the read
-        _hwbus.hold()
-        try:
-            self.writeto(addr, self._memaddr(memaddr, addrsize), False)
-            return self.readfrom(addr, nbytes)
-        finally:
-            _hwbus.release()
+        # one transaction on the ESP32 (C), one request here: I2C_READ with the register address writes it first
+        # (a NACK of either raises as before); no callback can run between the two
+        return _hwbus.call(_hwbus.I2C_READ,
+                           struct.pack(">BBH", self._bus, addr, nbytes) + self._memaddr(memaddr, addrsize))
 
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
         data = self.readfrom_mem(addr, memaddr, len(buf), addrsize=addrsize)

@@ -147,6 +147,13 @@ class MPU6886(RegisterModel):
 
     def read(self, n):
         self._advance()
+        if self.ptr == 0x74 and n:
+            # a burst from FIFO_R_W (the pointer stays there): the oldest n bytes at once, 0xFF once it is empty,
+            # the same bytes read_reg gives one at a time
+            self.transactions += 1
+            out = bytes(self.fifo[:n])
+            del self.fifo[:n]
+            return out + b"\xff" * (n - len(out))
         return super().read(n)
 
     def write_reg(self, reg, v):
