@@ -166,3 +166,24 @@ def test_build_bus_devices_keys_hardware_id_and_softi2c_sda():
     assert json.dumps(sorted(devs))  # plain ints as keys
     env = Environment.from_dict(core2_demo())
     assert env.vibration.bearing is not None
+
+
+def test_mpu6886_window_is_the_same_bytes_as_sample_by_sample():
+    # The FIFO model computes a window's acceleration at once (numpy, Environment.accel_many): every record must be
+    # the bytes _sample gives for its instant, with noise, a ringing bearing, gyro and temperature faults and sources.
+    from fieldnode.sim.sensors.mpu6886 import MPU6886
+
+    base = core2_demo(bearing_start_s=5.0, seed=7)
+    base["quantities"]["gyro_dps_y"] = {"sine": {"mean": 1.5, "amplitude": 40.0, "period_s": 0.05}}
+    base["faults"] = base.get("faults", []) + [
+        {"kind": "noise", "quantity": "gyro_dps_x", "std": 3.0},
+        {"kind": "drift", "quantity": "temperature_c", "per_hour": 900.0, "start_s": 5.5, "end_s": 6.05},
+        {"kind": "offset", "quantity": "gyro_dps_z", "value": 2.5, "start_s": 6.01}]
+    stuck = dict(base, faults=[{"kind": "stuck", "quantity": "temperature_c", "start_s": 6.0},
+                               {"kind": "stuck", "quantity": "accel_g", "start_s": 6.02}])
+    for env_d, fs in ((base, 0x18), (stuck, 0x10), (core2_demo(seed=3), 0x00), ({"vibration": {"noise_g": 0.0}}, 0x08)):
+        env = Environment.from_dict(env_d, t0_ms=0)
+        m = MPU6886(VirtualClock(), None, env)
+        m.regs[0x1C], m.regs[0x1B] = fs, fs  # full-scale ranges
+        for start, per, n in ((4000.0, 1.0, 300), (5990.3, 0.125, 200), (6000.0, 1.000037, 97)):
+            assert m._samples(start, per, n) == [m._sample(start + i * per) for i in range(n)]

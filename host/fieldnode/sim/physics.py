@@ -94,6 +94,33 @@ def _name_key(name: str) -> int:  # cached: a vibration window asks for it thous
     return h
 
 
+def _mix_many(x):
+    """``_mix`` on a numpy uint64 array: the same bits (uint64 arithmetic wraps modulo 2**64 as the masks do)."""
+    import numpy as np
+
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def gauss_many(seed: int, names, ticks):
+    """``gauss(seed, name, tick)`` for every name of ``names`` and every tick of an int64 array: a float64 array,
+    one row a name, of the same values. The hashing and the arithmetic vectorised (integer and IEEE-754 basic
+    operations, exact in numpy as in Python), the log and cosine from ``math``, element by element (numpy's SIMD
+    versions differ from them in the last bit for some arguments)."""
+    import numpy as np
+
+    n = len(ticks)
+    keys = np.repeat(np.array([(seed ^ _name_key(name)) & _M64 for name in names], dtype=np.uint64), n)
+    k = _mix_many(keys ^ np.tile(_mix_many(ticks.view(np.uint64)), len(names)))
+    u1 = ((k >> np.uint64(11)) + np.uint64(1)).astype(np.float64) / 9007199254740993.0
+    u2 = (_mix_many(k) >> np.uint64(11)).astype(np.float64) / 9007199254740992.0
+    logs = np.fromiter(map(math.log, u1.tolist()), np.float64, len(u1))
+    coss = np.fromiter(map(math.cos, (2.0 * math.pi * u2).tolist()), np.float64, len(u2))
+    return (np.sqrt(-2.0 * logs) * coss).reshape(len(names), n)
+
+
 def gauss(seed: int, name: str, tick: int) -> float:
     """A standard normal deviate determined by its arguments (Box-Muller on two hashed uniforms)."""
     k = _mix(seed ^ _name_key(name) ^ _mix(tick & _M64))
@@ -245,6 +272,56 @@ class Environment:
             if f.target == "accel_g" and f.active(t) and f.kind == "stuck":
                 out = list(self._frozen.setdefault(i, self.accel_at_base(f.start_s)))
         return out[0], out[1], out[2]
+
+    def accel_many(self, ts):
+        """``accel_at`` for every instant of a float64 array ``ts``: three float64 arrays with the same values, or
+        None where a fault on ``accel_g`` applies (its frozen value is state: the caller asks ``accel_at`` in order).
+        A vibration window (the MPU6886 model's FIFO) asks for hundreds of instants at once."""
+        import numpy as np
+
+        if any(f.target == "accel_g" for f in self.faults):
+            return None
+        vb = self.vibration
+        w = 2 * math.pi * vb.shaft_hz * ts
+        n = len(ts)
+        out = [vb.gravity_g[0] + vb.imbalance_g * np.fromiter(map(math.cos, w.tolist()), np.float64, n),
+               vb.gravity_g[1] + vb.imbalance_g * np.fromiter(map(math.sin, w.tolist()), np.float64, n),
+               np.full(n, float(vb.gravity_g[2]))]
+        if vb.noise_g:
+            noise = gauss_many(self.seed, ("accel0", "accel1", "accel2"),
+                               np.rint(ts * 1e6).astype(np.int64))  # round() is half-to-even too
+            for ax in range(3):
+                out[ax] = out[ax] + vb.noise_g * noise[ax]
+        if vb.bearing is not None:
+            out[vb.bearing.axis] = out[vb.bearing.axis] + np.fromiter(map(vb.bearing.signal, ts.tolist()),
+                                                                      np.float64, n)
+        return out
+
+    def value_many(self, name: str, ts):
+        """``value_at(name, t)`` for every instant of a float64 array ``ts``, as a float64 array of the same values.
+        Faults are added in their order where they are active (adding 0.0 elsewhere changes no value); a stuck
+        fault keeps state (its frozen value), so with one on ``name`` each instant is asked in order."""
+        import numpy as np
+
+        mine = [f for f in self.faults if f.target == name and f.kind not in CHIP_FAULTS]
+        n = len(ts)
+        if any(f.kind == "stuck" for f in mine):
+            return np.fromiter((self.value_at(name, t) for t in ts.tolist()), np.float64, n)
+        src = self.sources.get(name)
+        if src is not None:
+            v = np.fromiter(map(src, ts.tolist()), np.float64, n)
+        else:
+            v = np.full(n, float(self.base_value(name, 0.0)))
+        for f in mine:
+            on = ts >= f.start_s if f.end_s is None else (ts >= f.start_s) & (ts < f.end_s)
+            if f.kind == "noise":
+                d = float(f.params.get("std", 0.0)) * gauss_many(self.seed, (name,), np.trunc(ts * 1000).astype(np.int64))[0]
+            elif f.kind == "drift":
+                d = float(f.params.get("per_hour", 0.0)) * (ts - f.start_s) / 3600.0
+            else:  # offset
+                d = np.full(n, float(f.params.get("value", 0.0)))
+            v = v + np.where(on, d, 0.0)
+        return v
 
     def accel_at_base(self, t):
         saved, self.faults = self.faults, []

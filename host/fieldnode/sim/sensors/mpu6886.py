@@ -77,6 +77,25 @@ class MPU6886(RegisterModel):
                 _i16(gx * g), _i16(gy * g), _i16(gz * g))
         return _SAMPLE.pack(*vals)  # the same bytes as seven to_bytes(2, "big"), at a third of the cost
 
+    def _samples(self, start: float, per: float, n: int) -> list:
+        """The records of ``n`` samples from ``start`` every ``per`` ms: ``_sample`` of each, the same bytes, with
+        the acceleration of the whole window computed at once (``Environment.accel_many``)."""
+        import numpy as np
+
+        t_ms = start + np.arange(n) * per  # start + i * per, as _sample's callers compute each instant
+        ts = (t_ms - self.env.t0_ms) / 1000.0
+        acc = self.env.accel_many(ts)
+        if acc is None or n < 2:
+            return [self._sample(x) for x in t_ms.tolist()]
+        env = self.env
+        a = _ACC_SENS[(self.regs[0x1C] >> 3) & 3]
+        g = _GYR_SENS[(self.regs[0x1B] >> 3) & 3]
+        cols = [acc[0] * a, acc[1] * a, acc[2] * a, (env.value_many("temperature_c", ts) - 25.0) * 326.8]
+        cols += [env.value_many(name, ts) * g for name in ("gyro_dps_x", "gyro_dps_y", "gyro_dps_z")]
+        # _i16: round half to even, then clamp to int16; big-endian, the seven registers of a sample in order
+        vals = np.clip(np.rint(np.stack(cols, axis=1)), -32768, 32767).astype(">i2").tobytes()
+        return [vals[i:i + 14] for i in range(0, 14 * n, 14)]
+
     def _advance(self):
         """Produce the samples due up to now: data registers always, the FIFO when enabled."""
         now = self.now_ms()
@@ -100,8 +119,7 @@ class MPU6886(RegisterModel):
                 keep = cap
         start = self._next_ms + (due - keep) * per if not (self.regs[0x1A] & 0x40) else self._next_ms
         last = None
-        for i in range(keep):
-            rec = self._sample(start + i * per)
+        for rec in self._samples(start, per, keep):
             last = rec
             self.samples_made += 1
             if fifo_on:
