@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +95,19 @@ def _name_key(name: str) -> int:  # cached: a vibration window asks for it thous
     return h
 
 
+def numpy():
+    """numpy for the vectorised windows, imported on first use. Its OpenBLAS would start a thread per core that
+    spins while idle (perf showed 3% of a fleet run in blas_thread_server); the simulator does no linear algebra,
+    so one thread, unless the caller chose otherwise."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import numpy as np
+
+    return np
+
+
 def _mix_many(x):
     """``_mix`` on a numpy uint64 array: the same bits (uint64 arithmetic wraps modulo 2**64 as the masks do)."""
-    import numpy as np
+    np = numpy()
 
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -109,7 +120,7 @@ def gauss_many(seed: int, names, ticks):
     one row a name, of the same values. The hashing and the arithmetic vectorised (integer and IEEE-754 basic
     operations, exact in numpy as in Python), the log and cosine from ``math``, element by element (numpy's SIMD
     versions differ from them in the last bit for some arguments)."""
-    import numpy as np
+    np = numpy()
 
     n = len(ticks)
     keys = np.repeat(np.array([(seed ^ _name_key(name)) & _M64 for name in names], dtype=np.uint64), n)
@@ -277,7 +288,7 @@ class Environment:
         """``accel_at`` for every instant of a float64 array ``ts``: three float64 arrays with the same values, or
         None where a fault on ``accel_g`` applies (its frozen value is state: the caller asks ``accel_at`` in order).
         A vibration window (the MPU6886 model's FIFO) asks for hundreds of instants at once."""
-        import numpy as np
+        np = numpy()
 
         if any(f.target == "accel_g" for f in self.faults):
             return None
@@ -301,7 +312,7 @@ class Environment:
         """``value_at(name, t)`` for every instant of a float64 array ``ts``, as a float64 array of the same values.
         Faults are added in their order where they are active (adding 0.0 elsewhere changes no value); a stuck
         fault keeps state (its frozen value), so with one on ``name`` each instant is asked in order."""
-        import numpy as np
+        np = numpy()
 
         mine = [f for f in self.faults if f.target == name and f.kind not in CHIP_FAULTS]
         n = len(ts)

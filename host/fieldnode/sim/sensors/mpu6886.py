@@ -16,6 +16,7 @@ for the enabled sensors; FIFO_MODE 0 overwrites the oldest data when full, 1 dro
 
 import struct
 
+from ..physics import numpy
 from .base import RegisterModel
 
 WHO_AM_I = 0x19
@@ -80,7 +81,7 @@ class MPU6886(RegisterModel):
     def _samples(self, start: float, per: float, n: int) -> list:
         """The records of ``n`` samples from ``start`` every ``per`` ms: ``_sample`` of each, the same bytes, with
         the acceleration of the whole window computed at once (``Environment.accel_many``)."""
-        import numpy as np
+        np = numpy()
 
         t_ms = start + np.arange(n) * per  # start + i * per, as _sample's callers compute each instant
         ts = (t_ms - self.env.t0_ms) / 1000.0
