@@ -63,6 +63,13 @@ try:
     i2c.readfrom(0x45, 1)
 except OSError as e:
     print('nack', e.errno)
+try:
+    i2c.readfrom_mem(0x45, 0x0f, 1)  # one request (I2C_READ with the register): the address write NACKs
+except OSError as e:
+    print('nack', e.errno)
+buf = bytearray(2)
+i2c.readfrom_mem_into(0x44, 0x11, buf)
+print(list(buf), list(i2c.readfrom(0x44, 1)))  # the register pointer stays where readfrom_mem set it
 u = machine.UART(1, 115200, timeout=200)
 t0 = time.ticks_ms()
 u.write(b'at\\n')
@@ -76,10 +83,12 @@ print(time.time())
         assert lines[0] == "[68]"
         assert lines[1] == "[15, 1, 2, 18]"
         assert lines[2] == "nack 19"
-        assert lines[3].startswith("b'AT\\n'")
-        assert 50 <= int(lines[3].split()[-1]) <= 60  # the reply came after 50 ms of virtual time
+        assert lines[3] == "nack 19"
+        assert lines[4] == "[2, 18] [2]"
+        assert lines[5].startswith("b'AT\\n'")
+        assert 50 <= int(lines[5].split()[-1]) <= 60  # the reply came after 50 ms of virtual time
         assert pins == [(4, 1)]
-        assert int(lines[4]) == clock.now_ms() // 1000
+        assert int(lines[6]) == clock.now_ms() // 1000
     finally:
         bus.close()
 
