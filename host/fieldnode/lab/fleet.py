@@ -153,7 +153,9 @@ class FleetRun:
         from ..sim.board import VirtualBoard
 
         board = boards.load(self.scn.board)  # once: every device, the build and the summary share it
-        bundle = build.build(board, arch=_host_arch(), out_root=self.workdir / "build")
+        # the shared, stamped build (build.build reuses it while sources and compiler are unchanged, and installs it
+        # atomically): every shard of a run, and every run, compiles the firmware at most once, not once per workdir
+        bundle = build.build(board, arch=_host_arch())
         files = {p: f.read_bytes() for p, f in bundle.files.items()}
         env = environment(self.scn)
         for i in self.indices():
