@@ -5,7 +5,12 @@ with two local processes (``--jobs 2``, the shard path). ``tools/profile_cycle.p
 
 The issue's goal is 1,000 device-days per wall minute on 2 cores: 144 ten-minute cycles a device-day makes that
 2,400 cycles a second, 0.8 ms of wall time per cycle per core; a process that boots MicroPython and deep-sleeps at
-once takes about 4 ms here (profile_cycle.py's "floor").
+once takes about 4 ms here (profile_cycle.py's "floor"), so the goal is out of reach while every wake runs the real
+firmware in a fresh MicroPython process. Measured (Dec 2026, 2 shared cores): lowpower-ref 50 -> 44 ms a cycle,
+m5stack-core2 52 -> 41 ms after the MPU6886 window went to numpy and readfrom_mem to one request; a 100-device,
+2-day lowpower-ref run with --jobs 4 took 600 s (20 device-days a minute on a loaded machine, 9.7 ms of CPU a
+cycle). What a cycle still costs: the littlefs mount and imports (some 13,000 Python-level readblocks calls,
+~1 MB read), ~270 bus round trips (two processes, two context switches each) and the firmware's own bytecode.
 """
 
 import json

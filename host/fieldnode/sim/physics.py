@@ -326,7 +326,8 @@ class Environment:
         for f in mine:
             on = ts >= f.start_s if f.end_s is None else (ts >= f.start_s) & (ts < f.end_s)
             if f.kind == "noise":
-                d = float(f.params.get("std", 0.0)) * gauss_many(self.seed, (name,), np.trunc(ts * 1000).astype(np.int64))[0]
+                ms = np.trunc(ts * 1000).astype(np.int64)  # int(t * 1000): truncated as int() does
+                d = float(f.params.get("std", 0.0)) * gauss_many(self.seed, (name,), ms)[0]
             elif f.kind == "drift":
                 d = float(f.params.get("per_hour", 0.0)) * (ts - f.start_s) / 3600.0
             else:  # offset
