@@ -95,6 +95,7 @@ def _name_key(name: str) -> int:  # cached: a vibration window asks for it thous
     return h
 
 
+@functools.cache
 def numpy():
     """numpy for the vectorised windows, imported on first use. Its OpenBLAS would start a thread per core that
     spins while idle (perf showed 3% of a fleet run in blas_thread_server); the simulator does no linear algebra,
@@ -107,12 +108,17 @@ def numpy():
 
 def _mix_many(x):
     """``_mix`` on a numpy uint64 array: the same bits (uint64 arithmetic wraps modulo 2**64 as the masks do)."""
-    np = numpy()
+    c = _mix_consts()
+    x = x + c[0]
+    x = (x ^ (x >> c[1])) * c[2]
+    x = (x ^ (x >> c[3])) * c[4]
+    return x ^ (x >> c[5])
 
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+
+@functools.cache
+def _mix_consts():
+    u = numpy().uint64
+    return u(0x9E3779B97F4A7C15), u(30), u(0xBF58476D1CE4E5B9), u(27), u(0x94D049BB133111EB), u(31)
 
 
 def gauss_many(seed: int, names, ticks):
@@ -303,7 +309,7 @@ class Environment:
                                np.rint(ts * 1e6).astype(np.int64))  # round() is half-to-even too
             for ax in range(3):
                 out[ax] = out[ax] + vb.noise_g * noise[ax]
-        if vb.bearing is not None:
+        if vb.bearing is not None and ts[-1] >= vb.bearing.start_s:  # before its start signal() is 0.0
             out[vb.bearing.axis] = out[vb.bearing.axis] + np.fromiter(map(vb.bearing.signal, ts.tolist()),
                                                                       np.float64, n)
         return out
