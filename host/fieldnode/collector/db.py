@@ -330,3 +330,14 @@ class Reader:
             args.append(device_id)
         return [(r, dev, ctr, rec, json.loads(fields))
                 for r, dev, ctr, rec, fields in self._query(sql + " ORDER BY rowid", args)]
+
+    def device_states(self) -> list:
+        """Every device's last_seen, reports and alarms with its latest report and latest health block, decoded
+        (what ``fieldnode devices`` shows; console.health reads it)."""
+        rows = self._query("SELECT d.device_id, d.last_seen, d.reports, d.alarms, r.fields, (SELECT h.fields FROM "
+                           "reports h WHERE h.device_id=d.device_id AND h.flags & 128 ORDER BY h.counter DESC "
+                           "LIMIT 1) FROM devices d LEFT JOIN reports r ON r.device_id=d.device_id AND "
+                           "r.counter=d.last_counter ORDER BY d.device_id")
+        return [{"device_id": dev, "last_seen": seen, "reports": n, "alarms": a,
+                 "last_report": json.loads(f) if f else None,
+                 "last_health": (json.loads(h).get("health") if h else None)} for dev, seen, n, a, f, h in rows]
