@@ -79,7 +79,7 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
     fields = [f.get_attribute("data-field") for f in browser.find_elements(By.CSS_SELECTOR, "figure.plot")]
     assert {"temp", "batt", "rms", "rssi", "qdepth"} <= set(fields)
     week = 48  # every report of the two days is inside the week range
-    main_plots = [ln for ln, f in zip(lines, fields) if f in ("temp", "batt", "rms", "p2p", "zc", "band")]
+    main_plots = [ln for ln, f in zip(lines, fields, strict=True) if f in ("temp", "batt", "rms", "p2p", "zc", "band")]
     assert {int(ln.get_attribute("data-points")) for ln in main_plots} == {week}
     assert len(main_plots[0].get_attribute("points").split()) == week
     browser.save_screenshot(str(SHOTS / "device-week.png"))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "firmware"))
 from fieldnode.collector import Collector, Servers  # noqa: E402
 from fieldnode.collector.db import Store  # noqa: E402
 from fieldnode.registry import Registry  # noqa: E402
-from proto import codec, schema  # noqa: E402
+from proto import schema  # noqa: E402
 
 T0 = 1_767_225_600
 

@@ -62,7 +62,8 @@ def fleet(registry, db_path, now=None, utc=False) -> list:
     for d in registry.devices():
         f = d.facts
         st = states.get(d.device_id)
-        rows.append({"device_id": d.device_id, "board": f.get("board") or "", "node": _node(f), "iccid": f.get("iccid") or "", "imsi": f.get("imsi") or "",
+        rows.append({"device_id": d.device_id, "board": f.get("board") or "", "node": _node(f),
+                     "iccid": f.get("iccid") or "", "imsi": f.get("imsi") or "",
                      "imei": f.get("imei") or "", "status": f.get("status") or "",
                      "last_seen": st["last_seen"] if st else None,
                      "last_seen_iso": units.iso_time(st["last_seen"], utc) if st else "-",

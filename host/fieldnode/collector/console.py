@@ -53,7 +53,10 @@ CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; cha
                  ".svg": "image/svg+xml"}
 
 
-def _board_power(name, cache={}):
+_POWER: dict = {}
+
+
+def _board_power(name, cache=_POWER):
     if name not in cache:
         try:
             b = boards.load(name)
@@ -68,7 +71,7 @@ def _board_power(name, cache={}):
 
 def interval_of(recent) -> float | None:
     """The median gap between the receive times ``recent`` (newest first), or None with fewer than two."""
-    gaps = sorted(a - b for a, b in zip(recent, recent[1:]) if a > b)
+    gaps = sorted(a - b for a, b in zip(recent, recent[1:], strict=False) if a > b)
     return gaps[len(gaps) // 2] if gaps else None
 
 
