@@ -24,5 +24,6 @@ def test_demo_finds_the_bearing_fault_and_loses_nothing(tmp_path):
     # detector's warm-up, where a whole-mg RMS flipping between two steps once raised false alarms
     assert int(m.group(1)) <= 120 and int(m.group(2)) == 0, m.group(0)
     assert re.search(r"\b0 lost\b", p.stdout), p.stdout[-2000:]
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/", p.stdout)  # the demo's collector serves the console
     html = (out / "report.html").read_text()
     assert html.count("<svg") >= 3 and "alarm" in html.lower()

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     t_all = time.monotonic()
     scn = scenario.load({"name": "demo", "board": BOARD, "duration": f"{a.days}d", "seed": 1,
                          "environment": {"preset": "core2_demo", "bearing_start": int(a.fault_day * 86400)}})
-    run = fleet.FleetRun(scn, home, workdir=demo / "fleet")
+    run = fleet.FleetRun(scn, home, workdir=demo / "fleet", console=True)
     try:
         t = step(f"collector on {run.udp} (UDP, in the manner of SORACOM's Unified Endpoint)")
         board = VirtualBoard(BOARD, flash_dir=demo / "board",
@@ -87,6 +87,8 @@ def main(argv=None) -> int:
         # collector's acks set the device's clock, and a clock is never set back)
         run.adopt(DEVICE_ID, board)
         done(t, f"virtual {BOARD} on {board.port} and {board.url}")
+        print(f"   console: {run.servers.console_url}  (open it now: the fleet, the Core2's plots, its alarm live)",
+              flush=True)
 
         t = step("fieldnode flash: MicroPython onto the board with esptool (RFC 2217 resets, as over USB)")
         # No firmware download here (no internet in CI): a stand-in image with a real ESP32 header; the virtual
@@ -149,6 +151,8 @@ def main(argv=None) -> int:
           f"(dominated by {dev['dominant']}: M5Stack boards draw mA in deep sleep; "
           f"see `fieldnode sim run --board lowpower-ref` for a board built for years)")
     print(f"\nreport: {html}  (open it in a browser)")
+    print(f"console afterwards: FIELDNODE_HOME={home} fieldnode collect --db {run.db_path} --udp -1 --tcp -1, "
+          "then http://127.0.0.1:8080/")
     print(f"demo took {time.monotonic() - t_all:.0f} s")
     return 0 if alarms and dev["lost"] == 0 else 1
 

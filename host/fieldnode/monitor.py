@@ -27,6 +27,7 @@ import serial
 
 from .collector.db import Reader, Unreadable
 from .errors import DeviceError, UsageError
+from .units import iso_time
 
 PREFIX = "fieldnode:"
 _BAD = ("failed", "refused", "link down", "safe mode", "error", "no key.bin", "not provisioned")
@@ -125,7 +126,8 @@ class LineParser:
 class ReportWatcher:
     """New rows of a collector's SQLite file (read-only), for one device or all."""
 
-    def __init__(self, db_path, device_id=None):
+    def __init__(self, db_path, device_id=None, utc=False):
+        self.utc = utc
         p = Path(db_path).expanduser()
         if not p.is_file():
             raise UsageError(f"no collector database at {db_path}",
@@ -144,7 +146,8 @@ class ReportWatcher:
         out = []
         for rowid, dev, counter, received, r in self._read(self.db.reports_after, self.last, self.device_id):
             self.last = max(self.last, rowid)
-            vals = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("device", "counter", "flags", "health"))
+            vals = " ".join(f"{k}={iso_time(v, self.utc) if k == 'ts' else v}" for k, v in r.items()
+                            if k not in ("device", "counter", "flags", "health"))
             text = f"device {dev} counter {counter} flags={','.join(r.get('flags') or []) or '-'} {vals}"
             out.append(_event("report", text, device=dev, counter=counter, received=received, report=r))
         return out
@@ -169,10 +172,10 @@ def open_port(port: str) -> serial.SerialBase:
         raise DeviceError(f"cannot open {port}: {e}", "check the port name and your permissions (dialout group)")
 
 
-def monitor(port: str, emit, *, collector_db=None, device_id=None, duration=None, stop=None) -> dict:
+def monitor(port: str, emit, *, collector_db=None, device_id=None, duration=None, stop=None, utc=False) -> dict:
     """Follow ``port`` and call ``emit(event)`` for each event until ``duration`` seconds passed, ``stop`` (a
     threading.Event) is set, or Ctrl-C (KeyboardInterrupt, left to the caller). Returns counts by kind."""
-    watcher = ReportWatcher(collector_db, device_id) if collector_db else None
+    watcher = ReportWatcher(collector_db, device_id, utc) if collector_db else None
     counts: dict = {}
 
     def out(evs):

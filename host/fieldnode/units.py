@@ -45,3 +45,16 @@ def duration_arg(text: str) -> float:
         return parse_seconds(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def iso_time(t, utc=False) -> str:
+    """Unix seconds as ISO 8601 for people: local time with its UTC offset (2026-03-01T14:05:09+01:00), or UTC
+    with Z when ``utc``. None (never) reads "-"."""
+    import time
+
+    if t is None:
+        return "-"
+    if utc:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    s = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+    return s[:-2] + ":" + s[-2:]

@@ -3,6 +3,7 @@
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 
@@ -41,18 +42,24 @@ def register(sub):
     p.add_argument("--rate", type=float, default=20.0, help="datagrams per second allowed from one address")
     p.add_argument("--duration", type=duration_arg, default=0,
                    help=f"stop after this long: {units.HELP} (default 0: run until Ctrl-C)")
+    p.add_argument("--password", default=os.environ.get("FIELDNODE_CONSOLE_PASSWORD"),
+                   help="ask for this password (HTTP Basic, any user name) on the web console; required with a "
+                        "--host other than 127.0.0.1 (default $FIELDNODE_CONSOLE_PASSWORD)")
+    p.add_argument("--no-console", action="store_true", help="serve no web console (uplinks and /status only)")
+    p.add_argument("--utc", action="store_true", help="print times in UTC (default: local time, ISO 8601)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print only the addresses")
     p.set_defaults(func=run)
 
 
-def _printer(as_json):
+def _printer(as_json, utc=False):
     def show(ev):
         if as_json:
             print(json.dumps(ev), flush=True)
         elif ev["event"] == "report":
             r = ev["report"]
-            vals = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("device", "counter", "flags", "health"))
+            vals = " ".join(f"{k}={units.iso_time(v, utc) if k == 'ts' else v}" for k, v in r.items()
+                            if k not in ("device", "counter", "flags", "health"))
             flags = ",".join(r["flags"]) or "-"
             print(f"report device={r['device']} counter={r['counter']} flags={flags} {vals}", flush=True)
         elif ev["event"] == "duplicate":
@@ -119,16 +126,21 @@ def run(args):
         pub = MqttPublisher(args.mqtt)
         col.listeners.append(pub)
     try:
-        servers = Servers(col, host=args.host, udp=args.udp, tcp=args.tcp, http=args.http)
+        servers = Servers(col, host=args.host, udp=args.udp, tcp=args.tcp, http=args.http,
+                          console=not args.no_console, password=args.password or None)
     except OSError as e:
+        col.close()
         raise NetworkError(f"cannot listen: {e}", "another collector may hold the port; pick another with --udp/"
                                                   "--tcp/--http or 0 for a free one")
     for a in servers.addresses:
         print(a, flush=True)
+    if servers.console_url:
+        print(f"console: {servers.console_url}" + (" (password required)" if args.password else ""),
+              file=sys.stderr, flush=True)
     for line in served:
         print(line, file=sys.stderr, flush=True)
     if not args.quiet:
-        col.listeners.append(_printer(args.json))
+        col.listeners.append(_printer(args.json, args.utc))
     try:
         end = time.monotonic() + args.duration if args.duration else None
         while end is None or time.monotonic() < end:

@@ -15,6 +15,7 @@ def register(sub):
     p.add_argument("--db", help="report database (default $FIELDNODE_HOME/collector.sqlite)")
     p.add_argument("--device", help="only this device id")
     p.add_argument("--since", type=int, default=0, help="only counters above this")
+    p.add_argument("--utc", action="store_true", help="time columns in UTC (default: local time, ISO 8601)")
     p.add_argument("-o", "--output", help="file to write (default stdout)")
     p.set_defaults(func=run)
 
@@ -31,7 +32,7 @@ def run(args):
     dev = parse_device_id(args.device) if args.device is not None else None
     out = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
-        n = export(db, out, args.format, device_id=dev, since=args.since)
+        n = export(db, out, args.format, device_id=dev, since=args.since, utc=args.utc)
     finally:
         if args.output:
             out.close()

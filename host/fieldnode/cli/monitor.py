@@ -3,7 +3,6 @@
 import argparse
 import json
 import sys
-import time
 
 from .. import units
 from ..paths import home
@@ -32,17 +31,18 @@ def register(sub):
     p.add_argument("--device-id", type=int, help="with --collector: only this device's reports")
     p.add_argument("--duration", type=duration_arg, metavar="TIME",
                    help=f"stop after this long: {units.HELP} (default: Ctrl-C)")
+    p.add_argument("--utc", action="store_true", help="times in UTC (default: local time, ISO 8601)")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(func=run)
 
 
-def _show(as_json):
+def _show(as_json, utc=False):
     def show(ev):
         if as_json:
             print(json.dumps(ev), flush=True)
             return
-        stamp = time.strftime("%H:%M:%S", time.localtime(ev["t"]))
-        text = ev["text"].replace("\n", "\n" + " " * 19)
+        stamp = units.iso_time(ev["t"], utc)
+        text = ev["text"].replace("\n", "\n" + " " * (len(stamp) + 12))
         print(f"{stamp} {ev['kind']:10} {text}", flush=True)
     return show
 
@@ -57,8 +57,8 @@ def run(args):
         db = str(home() / "collector.sqlite")
     counts = {}
     try:
-        counts = monitor(args.port, _show(args.json), collector_db=db, device_id=args.device_id,
-                         duration=args.duration)
+        counts = monitor(args.port, _show(args.json, args.utc), collector_db=db,
+                         device_id=args.device_id, duration=args.duration, utc=args.utc)
     except KeyboardInterrupt:
         pass
     if not args.json:

@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS update_log (
     source TEXT NOT NULL
 );
 """
+# The console's (console.py) partial index: reports that carry an event flag (alarm, boot, sensor error: the low
+# six bits), by receive time, so the fleet's events are found without reading every report.
+_CONSOLE_SCHEMA = """
+CREATE INDEX IF NOT EXISTS reports_events ON reports(received) WHERE flags & 63 != 0;
+"""
+EVENT_FLAGS = 63
 _DEVICE_KEYS = ("device_id", "last_counter", "last_seen", "last_source", "reports", "duplicates", "gaps", "alarms",
                 "last_alarm")
 REJECT_LOG_KEEP = 1000
@@ -82,6 +88,7 @@ class Store:
         try:
             self.db = sqlite3.connect(str(self.path), check_same_thread=False)
             self.db.executescript(_SCHEMA)
+            self.db.executescript(_CONSOLE_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"collector database {self.path} is unreadable: {e}",
                               "point --db at another file; keep this one for recovery")
@@ -212,6 +219,76 @@ class Store:
         with self.lock:
             return self.db.execute(q + " ORDER BY rowid", args).fetchall()
 
+    # --- the console (console.py) ---
+    def console_devices(self, recent=8) -> list:
+        """Every device's state with its latest report, its latest report carrying a health block, and the receive
+        times of its last ``recent`` reports (newest first; the console estimates the reporting interval)."""
+        out = self.devices(last_report=True)
+        with self.lock:
+            for d in out:
+                r = self.db.execute("SELECT fields FROM reports WHERE device_id=? AND flags & 128 "
+                                    "ORDER BY counter DESC LIMIT 1", (d["device_id"],)).fetchone()
+                d["last_health"] = json.loads(r[0]).get("health") if r else None
+                d["recent"] = [x[0] for x in self.db.execute(
+                    "SELECT received FROM reports WHERE device_id=? ORDER BY counter DESC LIMIT ?",
+                    (d["device_id"], recent))]
+        return out
+
+    def series(self, device_id, since) -> list:
+        """A device's reports received at or after ``since``, oldest first: (counter, received, flags, fields)."""
+        with self.lock:
+            rows = self.db.execute("SELECT counter, received, flags, fields FROM reports WHERE device_id=? AND "
+                                   "received >= ? ORDER BY counter", (device_id, since)).fetchall()
+        return [(c, rec, fl, json.loads(f)) for c, rec, fl, f in rows]
+
+    def event_reports(self, since, limit, device_id=None) -> list:
+        """Reports with an event flag (EVENT_FLAGS) received at or after ``since``, newest first, at most
+        ``limit``; each with the counter and receive time of the device's next report without one (None while
+        none came): (device_id, counter, received, flags, fields, next_clear)."""
+        q = "SELECT device_id, counter, received, flags, fields FROM reports WHERE flags & 63 != 0 AND received >= ?"
+        args = [since]
+        if device_id is not None:
+            q += " AND device_id = ?"
+            args.append(device_id)
+        with self.lock:
+            rows = self.db.execute(q + " ORDER BY received DESC LIMIT ?", (*args, limit)).fetchall()
+            out = []
+            for dev, ctr, rec, fl, f in rows:
+                nxt = self.db.execute("SELECT counter, received FROM reports WHERE device_id=? AND counter > ? "
+                                      "AND flags & 63 = 0 ORDER BY counter LIMIT 1", (dev, ctr)).fetchone()
+                out.append((dev, ctr, rec, fl, json.loads(f), nxt))
+        return out
+
+    def reject_log_since(self, since, limit) -> list:
+        """Refusals at or after ``since``, newest first: {"at", "source", "reason", "detail"}."""
+        with self.lock:
+            rows = self.db.execute("SELECT at, source, reason, detail FROM reject_log WHERE at >= ? "
+                                   "ORDER BY rowid DESC LIMIT ?", (since, limit)).fetchall()
+        return [dict(zip(("at", "source", "reason", "detail"), r, strict=True)) for r in rows]
+
+    def update_log_since(self, since, limit) -> list:
+        """App update steps at or after ``since``, newest first: (device_id, version, status, detail, at, source)."""
+        with self.lock:
+            return self.db.execute("SELECT device_id, version, status, detail, at, source FROM update_log WHERE "
+                                   "at >= ? ORDER BY rowid DESC LIMIT ?", (since, limit)).fetchall()
+
+    def insert_bulk(self, rows) -> None:
+        """Reports written straight in, for benchmarks that need a year of a fleet (tools/bench_console.py):
+        ``rows`` (device_id, counter, received, source, ts, flags, fields dict, raw). Then call
+        ``refresh_devices()``. Not the ingest path: nothing is verified."""
+        with self.lock, self.db:
+            self.db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?)",
+                                ((d, c, rec, src, ts, fl, json.dumps(f), raw) for d, c, rec, src, ts, fl, f, raw
+                                 in rows))
+
+    def refresh_devices(self) -> None:
+        """Rebuild the devices table from the reports (after insert_bulk)."""
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO devices (device_id, last_counter, last_seen, last_source, reports, alarms) "
+                "SELECT device_id, MAX(counter), MAX(received), 'bulk', COUNT(*), SUM(flags & 55 != 0) "
+                "FROM reports GROUP BY device_id")
+
 
 class Unreadable(Exception):
     """The database could not be read (not a collector's, locked past the timeout, damaged): ``args[0]`` says why."""
@@ -253,3 +330,14 @@ class Reader:
             args.append(device_id)
         return [(r, dev, ctr, rec, json.loads(fields))
                 for r, dev, ctr, rec, fields in self._query(sql + " ORDER BY rowid", args)]
+
+    def device_states(self) -> list:
+        """Every device's last_seen, reports and alarms with its latest report and latest health block, decoded
+        (what ``fieldnode devices`` shows; console.health reads it)."""
+        rows = self._query("SELECT d.device_id, d.last_seen, d.reports, d.alarms, r.fields, (SELECT h.fields FROM "
+                           "reports h WHERE h.device_id=d.device_id AND h.flags & 128 ORDER BY h.counter DESC "
+                           "LIMIT 1) FROM devices d LEFT JOIN reports r ON r.device_id=d.device_id AND "
+                           "r.counter=d.last_counter ORDER BY d.device_id")
+        return [{"device_id": dev, "last_seen": seen, "reports": n, "alarms": a,
+                 "last_report": json.loads(f) if f else None,
+                 "last_health": (json.loads(h).get("health") if h else None)} for dev, seen, n, a, f, h in rows]

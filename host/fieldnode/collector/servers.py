@@ -5,7 +5,8 @@ Locally HTTP defaults to 8080 since 80 needs root. All bind 127.0.0.1 unless tol
 UDP: one datagram in, the reply datagram out. TCP: a stream of uplinks, each found by its own length
 (proto.codec.uplink_length), each answered with its reply; a connection that sends something that cannot start an
 uplink is refused and closed. HTTP: POST the uplink as the body, the reply comes back as the body (200), 400 when
-refused; GET /status is the live view as JSON and GET / the same as a page that refreshes itself.
+refused; GET /status is the live view as JSON. Every other GET is the web console (console.py: fleet at /, devices
+at /devices/N, events at /events, their JSON under /api), behind HTTP Basic when a password is set.
 """
 
 import html
@@ -16,6 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ..errors import ConfigError
 from .fw import codec
 
 DEFAULT_UDP = 23080
@@ -131,12 +133,52 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         self._send(200, reply, "application/octet-stream")
 
     def do_GET(self):
+        con = self.server.console
+        if con is not None:
+            if not con.authorized(self.headers.get("Authorization")):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="fieldnode console"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path.split("?")[0] == "/api/stream":
+                return self._stream(con)
+            got = con.get(self.path)
+            if got is not None:
+                return self._send(*got)
         st = self.server.collector.status()
         if self.path.startswith("/status"):
             return self._send(200, json.dumps(st, indent=1).encode(), "application/json")
         if self.path not in ("/", "/index.html"):
             return self._send(404, b"not found: try / or /status\n", "text/plain")
         self._send(200, render_html(st).encode(), "text/html; charset=utf-8")
+
+    def _stream(self, con):
+        """Server-sent events: a "change" message with the change count whenever the collector stores or refuses
+        something (at most 4 a second), a comment every 15 s to keep the connection open."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        seen = con.changes
+        last_beat = time.monotonic()
+        try:
+            self.wfile.write(b"retry: 2000\ndata: %d\n\n" % seen)
+            self.wfile.flush()
+            while not con.closing:
+                now = con.wait_change(seen, 1.0)
+                if now != seen:
+                    seen = now
+                    self.wfile.write(b"data: %d\n\n" % seen)
+                    self.wfile.flush()
+                    time.sleep(0.25)
+                elif time.monotonic() - last_beat > 15:
+                    last_beat = time.monotonic()
+                    self.wfile.write(b": alive\n\n")
+                    self.wfile.flush()
+        except OSError:  # the browser went away
+            pass
+        self.close_connection = True
 
 
 def render_html(st) -> str:
@@ -156,13 +198,34 @@ def render_html(st) -> str:
                                                                   html.escape(json.dumps(st["totals"]))))
 
 
+def _loopback(host):
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Servers:
     """The running front ends. ``addresses``: e.g. ["udp://127.0.0.1:23080", ...]. ``close()`` stops them."""
 
-    def __init__(self, collector, *, host="127.0.0.1", udp=DEFAULT_UDP, tcp=DEFAULT_TCP, http=DEFAULT_HTTP):
+    def __init__(self, collector, *, host="127.0.0.1", udp=DEFAULT_UDP, tcp=DEFAULT_TCP, http=DEFAULT_HTTP,
+                 console=True, password=None):
+        """``console``: serve the web console (console.py) on HTTP; ``password``: ask for it (HTTP Basic, any
+        user name) on every console page. Bound to an address other than loopback, the console needs one: a
+        ConfigError says so otherwise."""
         self.collector = collector
         self.addresses = []
         self._parts = []
+        self.console = None
+        if console and http is not None and http >= 0:
+            if password is None and not _loopback(host):
+                raise ConfigError(f"the console on {host} would show the fleet to anyone who can reach it",
+                                  "give --password (or FIELDNODE_CONSOLE_PASSWORD), or bind 127.0.0.1")
+            from .console import Console
+
+            self.console = Console(collector, password)
         try:
             if udp is not None and udp >= 0:
                 u = _UDP(collector, host, udp)
@@ -179,6 +242,7 @@ class Servers:
                 h = ThreadingHTTPServer((host, http), _HTTPHandler)
                 h.daemon_threads = True
                 h.collector = collector
+                h.console = self.console
                 threading.Thread(target=h.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
                 self._parts.append(h)
                 self.addresses.append("http://%s:%d" % h.server_address[:2])
@@ -186,7 +250,17 @@ class Servers:
             self.close()
             raise
 
+    @property
+    def console_url(self):
+        """http://HOST:PORT/ of the console, or None when it is not served."""
+        for a in self.addresses:
+            if a.startswith("http://") and self.console is not None:
+                return a + "/"
+        return None
+
     def close(self):
+        if self.console is not None:
+            self.console.close()
         for p in self._parts:
             if isinstance(p, _UDP):
                 p.close()

@@ -92,7 +92,8 @@ class FleetRun:
     """``shard`` (i, n): run only the devices whose index is i modulo n (``shards.py``); every device keeps the id,
     traits, faults and draws it has in the whole fleet."""
 
-    def __init__(self, scn: Scenario, home: Path, workdir: Path | None = None, shard: tuple = (0, 1)):
+    def __init__(self, scn: Scenario, home: Path, workdir: Path | None = None, shard: tuple = (0, 1),
+                 console: bool = False):
         self.scn = scn
         self.shard = shard
         self.home = Path(home)
@@ -108,7 +109,8 @@ class FleetRun:
         self.bytes_in: dict[int, int] = {}
         self.uplinks: dict[int, int] = {}
         self.collector.on_uplink(self._count)
-        self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=-1)
+        # console: also the web console on a free 127.0.0.1 port (servers.console_url; make demo prints it)
+        self.servers = Servers(self.collector, host="127.0.0.1", udp=0, tcp=-1, http=0 if console else -1)
         self.udp = next(a for a in self.servers.addresses if a.startswith("udp://"))[len("udp://"):]
         self.plan = Plan(scn, self.udp)
         self.devices: list[DeviceRun] = []

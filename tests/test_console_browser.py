@@ -1,0 +1,113 @@
+"""The web console in a real browser: Debian's chromium driven by Selenium through chromium-driver (installed by
+.ci/run), against a collector fed authenticated uplinks (console_util.Fleet). Skipped, saying why, where chromium
+or its driver is absent. Screenshots of each view go to build/console/."""
+
+import shutil
+import tempfile
+
+import pytest
+from conftest import ROOT
+from console_util import HOUR, Fleet
+from fieldnode.collector import Servers
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="needs chromium and chromium-driver (apt-get install chromium "
+                                       "chromium-driver; .ci/run does)")
+SHOTS = ROOT / "build" / "console"
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e .[dev])")
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="fieldnode-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,1400"):
+        opts.add_argument(a)
+    drv = webdriver.Chrome(options=opts, service=Service(executable_path=DRIVER))
+    drv.set_page_load_timeout(30)
+    yield drv
+    drv.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def console(tmp_path):
+    f = Fleet(tmp_path, n=3)
+    f.hours(48)
+    s = Servers(f.col, udp=-1, tcp=-1, http=0)
+    yield f, s.console_url
+    s.close()
+    f.close()
+
+
+def _wait(drv, cond, timeout=15):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(drv, timeout, poll_frequency=0.1).until(lambda d: cond(d))
+
+
+def _health(drv, dev):
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.CSS_SELECTOR, f"#fleet tr[data-id='{dev}'] td:nth-child(2)").text
+
+
+def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
+    from selenium.webdriver.common.by import By
+
+    fleet, url = console
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(url)
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#fleet tbody tr"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")) == 3
+    assert _health(browser, 101) == "ok"
+    assert "T" in browser.find_element(By.CSS_SELECTOR, "#fleet time").text  # ISO 8601 in the browser's zone
+    browser.save_screenshot(str(SHOTS / "fleet.png"))
+
+    # click through to a device: a day of hourly reports is 25 points on every plot (the range includes both ends)
+    browser.find_element(By.CSS_SELECTOR, "#fleet a[href='/devices/101']").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "figure.plot polyline"))
+    assert browser.current_url.endswith("/devices/101")
+    lines = browser.find_elements(By.CSS_SELECTOR, "figure.plot polyline")
+    fields = [f.get_attribute("data-field") for f in browser.find_elements(By.CSS_SELECTOR, "figure.plot")]
+    assert {"temp", "batt", "rms", "rssi", "qdepth"} <= set(fields)
+    week = 48  # every report of the two days is inside the week range
+    main_plots = [ln for ln, f in zip(lines, fields, strict=True) if f in ("temp", "batt", "rms", "p2p", "zc", "band")]
+    assert {int(ln.get_attribute("data-points")) for ln in main_plots} == {week}
+    assert len(main_plots[0].get_attribute("points").split()) == week
+    browser.save_screenshot(str(SHOTS / "device-week.png"))
+    browser.find_element(By.CSS_SELECTOR, "button[data-range=day]").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "points").text.startswith("25 points"))
+    assert int(browser.find_element(By.CSS_SELECTOR, "figure.plot[data-field=temp] polyline")
+               .get_attribute("data-points")) == 25
+    browser.save_screenshot(str(SHOTS / "device-day.png"))
+
+    # device 103 stops; two days later (the collector's clock) the others still report: 103 turns silent, first
+    browser.get(url)
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#fleet tbody tr"))
+    fleet.hours(49, devices=[101, 102])
+    _wait(browser, lambda d: "silent" in _health(d, 103))
+    first = browser.find_element(By.CSS_SELECTOR, "#fleet tbody tr").get_attribute("data-id")
+    assert first == "103"
+    assert _health(browser, 101) == "ok"
+
+    # an alarm arrives while the page is open: the row shows it without a reload
+    fleet.alarm(102)
+    _wait(browser, lambda d: "alarm" in _health(d, 102))
+    browser.save_screenshot(str(SHOTS / "fleet-silent-alarm.png"))
+
+    browser.find_element(By.CSS_SELECTOR, "header a[href='/events']").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#events tr.ev-alarm"))
+    row = browser.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text
+    assert "102" in row and "anomaly" in row and "active" in row
+    fleet.clock.t += HOUR
+    fleet.report(102)  # the next normal report clears it, live
+    _wait(browser, lambda d: "cleared" in d.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text)
+    browser.save_screenshot(str(SHOTS / "events.png"))
