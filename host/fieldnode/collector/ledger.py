@@ -296,8 +296,7 @@ def verify(store, key_path) -> dict:
     sha = hashlib.sha256
     pack = struct.Struct(">IId").pack
     ln = struct.Struct(">I").pack
-    fr, size, nrows = [], 0, 0
-    last_good = 0
+    hashes, size, nrows = [], 0, 0
     with store.lock:
         data, leaves = store.ledger_scan()
         for drow in data:
@@ -308,7 +307,7 @@ def verify(store, key_path) -> dict:
                     first = (nrows - 1, "inserted", drow[0], drow[1])
                 continue
             idx, ld, lc, h, dg = lrow
-            h = bytes(h)
+            hashes.append(h)
             if first is None:
                 d, c, rec, raw, text = drow
                 if idx != size:
@@ -318,27 +317,25 @@ def verify(store, key_path) -> dict:
                 else:
                     f = text.encode()
                     dg = dg or b""
-                    lh = sha(b"".join((b"\x00FNL1", pack(d, c, rec), ln(len(raw)), raw, ln(len(dg)), dg,
-                                       ln(len(f)), f))).digest()
-                    if lh != h:
+                    if sha(b"".join((b"\x00FNL1", pack(d, c, rec), ln(len(raw)), raw, ln(len(dg)), dg,
+                                     ln(len(f)), f))).digest() != h:
                         first = (size, "edited", d, c)
-            frontier_push(fr, size, h)
             size += 1
-            if size in cp_at:
-                last_good = _check_cp(cp_at[size], frontier_root(fr), pub, problems, last_good, InvalidSignature)
         for lrow in leaves:  # leaves beyond the data: rows deleted at the end
-            idx, ld, lc, h, _ = lrow
             if first is None:
-                first = (size, "deleted", ld, lc)
-            frontier_push(fr, size, bytes(h))
+                first = (size, "deleted", lrow[1], lrow[2])
+            hashes.append(lrow[3])
             size += 1
-            if size in cp_at:
-                last_good = _check_cp(cp_at[size], frontier_root(fr), pub, problems, last_good, InvalidSignature)
+    tree = Tree(hashes)  # every checkpoint's root from the one tree: O(n) hashes, then O(log n) each
+    last_good = 0
+    for n in sorted(cp_at):
+        if n <= size:
+            last_good = _check_cp(cp_at[n], tree.mth(0, n), pub, problems, last_good, InvalidSignature)
     for n in cp_at:
         if n > size:
             problems.append(f"checkpoint of size {n} is beyond the ledger's {size} leaves: leaves were removed")
     st_size, blob = store.ledger_state()
-    if st_size != size or frontier_root(unpack_frontier(blob)) != frontier_root(fr):
+    if st_size != size or frontier_root(unpack_frontier(blob)) != tree.mth(0, size):
         problems.append(f"the ledger's stored frontier ({st_size} leaves) does not match its {size} leaves")
     if first is not None:
         first = _explain(store, *first)
