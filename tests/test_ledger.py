@@ -210,3 +210,37 @@ def test_usage_statement_end_to_end_and_checked_offline(home, tmp_path, capsys):
     _tamper(str(home / "collector.sqlite"), "DELETE FROM reports WHERE counter=3")
     rc, out, err = run_cli(capsys, "ledger", "verify")
     assert rc == 1 and "device 1002 counter 3" in out and "(deleted)" in out
+
+
+# RFC 6962/9162 reference vectors (certificate-transparency's merkle tree tests): the roots of the first n leaves
+RFC_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43", bytes(range(0x50, 0x58)),
+              bytes(range(0x60, 0x70))]
+RFC_ROOTS = ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+             "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+             "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+             "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+             "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+             "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"]
+
+
+def test_tree_hashing_matches_the_rfc_vectors_and_proofs_check_for_every_size():
+    from fieldnode.collector.ledger import Tree, frontier_push, frontier_root
+
+    hs = [ledger_verify.leaf_hash(x) for x in RFC_LEAVES]
+    t = Tree(hs)
+    fr = []
+    for n in range(1, 9):
+        frontier_push(fr, n - 1, hs[n - 1])
+        assert t.mth(0, n).hex() == RFC_ROOTS[n - 1] == frontier_root(fr).hex()
+    hs = [ledger_verify.leaf_hash(bytes([i])) for i in range(33)]
+    t = Tree(hs)
+    for n in range(1, 34):
+        root = t.mth(0, n)
+        for m in range(n):
+            assert ledger_verify.root_from_inclusion(m, n, hs[m], t.inclusion(m, n)) == root
+        for m in range(1, n + 1):
+            assert ledger_verify.check_consistency(m, n, t.mth(0, m), root, t.consistency(m, n))
+            if m < n:
+                assert not ledger_verify.check_consistency(m, n, t.mth(0, m), hs[0], t.consistency(m, n))
