@@ -70,8 +70,12 @@ def parse_command(name: str, value=0, key=0) -> tuple:
 
 
 class Collector:
-    def __init__(self, db_path, registry=None, *, rate=20.0, burst=40, clock=time.time, releases=None):
+    def __init__(self, db_path, registry=None, *, rate=20.0, burst=40, clock=time.time, releases=None,
+                 ledger_key=None, checkpoint_every=1000):
         self.store = Store(db_path)
+        from .ledger import Ledger  # every stored report also becomes a leaf of the ledger, in the same transaction
+
+        self.ledger = Ledger(self.store, key_path=ledger_key, every=checkpoint_every, clock=clock)
         self.registry = registry if registry is not None else Registry()
         self.limit = RateLimit(rate, burst)
         self.clock = clock
@@ -193,7 +197,7 @@ class Collector:
             pending = st.store_uplink(dev, rows, at=now, source=source, top=max(last, reports[-1][0]),
                                       duplicates=dups, gaps=gaps, alarms=alarms,
                                       cmd_ack=up.cmd_ack[0] if up.cmd_ack is not None else None,
-                                      max_cmds=codec.MAX_CMDS)
+                                      max_cmds=codec.MAX_CMDS, datagram=up.data)
         self.stats["stored"] += len(new)
         self.stats["duplicates"] += dups
         if gaps:

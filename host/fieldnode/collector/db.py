@@ -1,5 +1,6 @@
 """The collector's SQLite store, and the only place its SQL is written: reports (one row per device and counter),
-per-device state, downlink commands, reject counters and the log of app updates.
+per-device state, downlink commands, reject counters, the log of app updates, and the tamper-evident ledger of the
+stored reports (collector/ledger.py: its leaves, the datagrams they came in, the tree's frontier, signed checkpoints).
 
 ``Store`` is the collector's own: one connection shared by the server threads behind a lock, each uplink one
 transaction. It keeps no clock: every time it writes (received, queued, acked, a refusal's or an update status's
@@ -68,6 +69,28 @@ CREATE TABLE IF NOT EXISTS update_log (
     at REAL NOT NULL,
     source TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_uplinks (
+    uplink_id INTEGER PRIMARY KEY,
+    datagram BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_leaves (
+    idx INTEGER PRIMARY KEY,
+    device_id INTEGER NOT NULL,
+    counter INTEGER NOT NULL,
+    uplink_id INTEGER NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    tree_size INTEGER PRIMARY KEY,
+    timestamp INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_state (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    size INTEGER NOT NULL,
+    frontier BLOB NOT NULL
+);
 """
 # The console's (console.py) partial index: reports that carry an event flag (alarm, boot, sensor error: the low
 # six bits), by receive time, so the fleet's events are found without reading every report.
@@ -85,6 +108,9 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
+        # callables(device_id, [(counter, raw, fields JSON text)], at, datagram) run inside an uplink's transaction,
+        # after its other writes: what they write commits with the reports, what they raise rolls all back
+        self.insert_hooks = []
         try:
             self.db = sqlite3.connect(str(self.path), check_same_thread=False)
             self.db.executescript(_SCHEMA)
@@ -107,15 +133,20 @@ class Store:
         r = self.db.execute("SELECT raw FROM reports WHERE device_id=? AND counter=?", (device_id, counter)).fetchone()
         return bytes(r[0]) if r else None
 
-    def store_uplink(self, device_id, rows, *, at, source, top, duplicates, gaps, alarms, cmd_ack, max_cmds):
+    def store_uplink(self, device_id, rows, *, at, source, top, duplicates, gaps, alarms, cmd_ack, max_cmds,
+                     datagram=b""):
         """One accepted uplink, in one transaction: its new reports (``rows``: (counter, ts, flags, fields dict,
         raw bytes)), the device's state (``top`` its highest counter now), the commands it acknowledged (``cmd_ack``
         the highest acknowledged id, or None); the commands still pending (at most ``max_cmds``: (cmd_id, op, key,
-        value)) are counted as sent once more and returned, for the reply."""
+        value)) are counted as sent once more and returned, for the reply. ``datagram``: the uplink as it came, for
+        the insert hooks (the ledger)."""
         with self.lock, self.db:
+            texts = []
             for ctr, ts, flags, fields, raw in rows:
+                text = json.dumps(fields)
+                texts.append((ctr, raw, text))
                 self.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?)",
-                                (device_id, ctr, at, source, ts, flags, json.dumps(fields), raw))
+                                (device_id, ctr, at, source, ts, flags, text, raw))
             self.db.execute(
                 "INSERT INTO devices (device_id, last_counter, last_seen, last_source, reports, duplicates, gaps,"
                 " alarms, last_alarm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
@@ -131,6 +162,8 @@ class Store:
             if pending:
                 self.db.execute(f"UPDATE commands SET sent=sent+1 WHERE device_id=? AND cmd_id IN "
                                 f"({','.join('?' * len(pending))})", (device_id, *[p[0] for p in pending]))
+            for fn in self.insert_hooks if texts else ():
+                fn(device_id, texts, at, datagram)
         return pending
 
     def count_reject(self, reason, source, detail, at):
@@ -288,6 +321,104 @@ class Store:
                 "INSERT OR REPLACE INTO devices (device_id, last_counter, last_seen, last_source, reports, alarms) "
                 "SELECT device_id, MAX(counter), MAX(received), 'bulk', COUNT(*), SUM(flags & 55 != 0) "
                 "FROM reports GROUP BY device_id")
+    # --- the ledger (collector/ledger.py) ---
+    def ledger_state(self):
+        """(tree size, frontier blob) as of the last commit; (0, b"") for a fresh ledger."""
+        with self.lock:
+            r = self.db.execute("SELECT size, frontier FROM ledger_state WHERE id=0").fetchone()
+        return (r[0], bytes(r[1])) if r else (0, b"")
+
+    def ledger_append(self, datagram, leaves, size, frontier, checkpoints=()):
+        """Inside an uplink's transaction (an insert hook): the datagram once, its leaves ((idx, device, counter,
+        hash)), the new frontier, and the checkpoints signed on the way ((size, timestamp, root, signature))."""
+        uid = self.db.execute("INSERT INTO ledger_uplinks (datagram) VALUES (?)", (datagram,)).lastrowid
+        self.db.executemany("INSERT INTO ledger_leaves VALUES (?,?,?,?,?)",
+                            [(i, d, c, uid, h) for i, d, c, h in leaves])
+        self._ledger_state(size, frontier)
+        self.db.executemany("INSERT INTO ledger_checkpoints VALUES (?,?,?,?)", checkpoints)
+
+    def _ledger_state(self, size, frontier):
+        self.db.execute("INSERT INTO ledger_state VALUES (0,?,?) ON CONFLICT(id) DO UPDATE SET size=excluded.size, "
+                        "frontier=excluded.frontier", (size, frontier))
+
+    def ledger_adopt(self, leaves, size, frontier):
+        """A ledger started on a database that already had reports: those reports become its first leaves (no
+        datagram kept: an empty one), in the order they were stored. One transaction."""
+        with self.lock, self.db:
+            uid = self.db.execute("INSERT INTO ledger_uplinks (datagram) VALUES (?)", (b"",)).lastrowid
+            self.db.executemany("INSERT INTO ledger_leaves VALUES (?,?,?,?,?)",
+                                [(i, d, c, uid, h) for i, d, c, h in leaves])
+            self._ledger_state(size, frontier)
+
+    def ledger_add_checkpoint(self, size, timestamp, root, signature):
+        with self.lock, self.db:
+            self.db.execute("INSERT OR IGNORE INTO ledger_checkpoints VALUES (?,?,?,?)",
+                            (size, timestamp, root, signature))
+
+    def ledger_checkpoints(self) -> list:
+        """[(tree_size, timestamp ms, root, signature)] by size."""
+        with self.lock:
+            return [(n, t, bytes(r), bytes(s)) for n, t, r, s in
+                    self.db.execute("SELECT tree_size, timestamp, root, signature FROM ledger_checkpoints "
+                                    "ORDER BY tree_size")]
+
+    def ledger_hashes(self, size=None) -> list:
+        """The leaf hashes in order (the first ``size``)."""
+        q = "SELECT hash FROM ledger_leaves ORDER BY idx"
+        with self.lock:
+            rows = self.db.execute(q + (" LIMIT ?" if size is not None else ""),
+                                   (size,) if size is not None else ()).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def ledger_leaf_index(self, device_id, counter):
+        with self.lock:
+            r = self.db.execute("SELECT idx FROM ledger_leaves WHERE device_id=? AND counter=?",
+                                (device_id, counter)).fetchone()
+        return r[0] if r else None
+
+    def ledger_record(self, device_id, counter):
+        """What a leaf commits to, from the stored data: (idx, received, raw, datagram, fields text), or None."""
+        with self.lock:
+            r = self.db.execute("SELECT l.idx, r.received, r.raw, u.datagram, r.fields FROM ledger_leaves l "
+                                "JOIN reports r ON r.device_id=l.device_id AND r.counter=l.counter "
+                                "JOIN ledger_uplinks u ON u.uplink_id=l.uplink_id "
+                                "WHERE l.device_id=? AND l.counter=?", (device_id, counter)).fetchone()
+        return None if r is None else (r[0], r[1], bytes(r[2]), bytes(r[3]), r[4])
+
+    def ledger_scan(self):
+        """Two iterators for ``ledger verify``: the reports as stored (rowid order: device, counter, received, raw,
+        fields) and the leaves (idx order: idx, device, counter, hash, datagram). Call under ``lock``."""
+        data = self.db.execute("SELECT device_id, counter, received, raw, fields FROM reports ORDER BY rowid")
+        leaves = self.db.cursor().execute("SELECT l.idx, l.device_id, l.counter, l.hash, u.datagram FROM "
+                                          "ledger_leaves l LEFT JOIN ledger_uplinks u ON u.uplink_id=l.uplink_id "
+                                          "ORDER BY l.idx")
+        return data, leaves
+
+    def ledger_keys(self) -> dict:
+        """{(device, counter): idx} of every leaf (to explain a difference ``ledger verify`` found)."""
+        with self.lock:
+            return {(d, c): i for i, d, c in self.db.execute("SELECT idx, device_id, counter FROM ledger_leaves")}
+
+    def report_keys(self) -> set:
+        with self.lock:
+            return set(self.db.execute("SELECT device_id, counter FROM reports").fetchall())
+
+    def all_reports_raw(self):
+        """(device, counter, received, raw, fields text) of every report in the order stored (ledger adoption)."""
+        with self.lock:
+            return self.db.execute("SELECT device_id, counter, received, raw, fields FROM reports "
+                                   "ORDER BY rowid").fetchall()
+
+    # --- usage (collector/usage.py) ---
+    def usage_rows(self, device_id) -> list:
+        """(counter, fields text) of a device's reports by counter."""
+        with self.lock:
+            return self.db.execute("SELECT counter, fields FROM reports WHERE device_id=? ORDER BY counter",
+                                   (device_id,)).fetchall()
+
+    def device_ids(self) -> list:
+        with self.lock:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT device_id FROM reports ORDER BY device_id")]
 
 
 class Unreadable(Exception):
