@@ -108,6 +108,36 @@ def check(path):
     return validate(read(p), str(p))
 
 
+# What drives each quantity in a simulation: the physics quantities (sim/physics.py) the sensor models read.
+# An adc measurement reads what the board's adc entry is wired to (sim/sensors/adc.py): a light sensor light_lux, a
+# current transformer current_a (at mains_hz). power is the INA219 model's bus voltage x current.
+DRIVEN_BY = {"temperature": ("temperature_c",), "humidity": ("humidity_pct",), "pressure": ("pressure_pa",),
+             "battery": ("battery_v",), "bus_voltage": ("bus_voltage_v",), "current": ("current_a",),
+             "power": ("bus_voltage_v", "current_a")}
+ADC_DRIVEN_BY = {"light": ("light_lux",), "ct": ("current_a",)}
+
+
+def check_driven(n: dict, env: dict, where: str = "scenario") -> None:
+    """ConfigError (one line) for the first measurement of node ``n`` whose quantity the scenario's physics
+    (``env``: an "environment" section, sim/physics.py) does not drive: every declared quantity must be named in
+    its "quantities" (a constant, a function of time, a CSV series; faults apply on top)."""
+    from . import boards
+
+    given = set((env or {}).get("quantities") or {})
+    adc_kinds = {s.get("pin"): s.get("kind", "ct") for s in boards.load(n["board"]).get("sensors") or []
+                 if s["type"] == "adc"}
+    for i, m in enumerate(n["measurements"]):
+        need = DRIVEN_BY.get(m["quantity"])
+        if m["quantity"] == "adc":
+            need = ADC_DRIVEN_BY[next(iter(adc_kinds.values()), "ct")]
+        missing = [q for q in need if q not in given]
+        if missing:
+            raise ConfigError(
+                f"{where}: node {n['name']} measures {m['quantity']} ({m['name']}, measurements[{i}]) but the "
+                f"scenario does not drive {' and '.join(missing)}",
+                f"add environment.quantities.{missing[0]} (a number, sine, ramp, steps, csv...) to the scenario")
+
+
 def register(registry, device_id: int, n: dict, who=None) -> str:
     """Record node ``n`` among the device's nodes (registry fact "nodes", by schema id), so that the collector
     decodes its reports (collector/nodeview.py); earlier nodes stay, so reports stored under them still decode.

@@ -57,6 +57,6 @@ def _node(args):
     for r in rows:
         print(f"{r['name']:<14} {r['type']:<5} {r['resolution']:>10g} {r['unit']:<6} {r['offset']:>6} "
               f"{r['quantity']}")
-    print(f"report: 4-byte prefix (0xFF, schema id, length; offsets count from it), then the fields: {lay.size} bytes; uplink "
-          f"{9 + lay.size + 6} bytes for one report")
+    print(f"report: 4-byte prefix (0xFF, schema id, length; offsets count from it), then the fields: {lay.size} "
+          f"bytes; uplink {9 + lay.size + 6} bytes for one report")
     return 0
