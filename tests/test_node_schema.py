@@ -150,3 +150,51 @@ def test_a_yaml_syntax_error_names_its_line(tmp_path):
         node.check(p)
     line = int(e.value.message.split("at line ")[1].split(":")[0])
     assert 3 <= line <= 5  # the open bracket is on line 3; the parser notices by the next mapping key
+
+
+def test_export_and_monitor_show_node_fields_with_units_across_an_old_and_a_new_schema(tmp_path):
+    """A node whose file changed (pressure added): the reports stored under the old schema id still decode and
+    export, in one CSV with the new layout's, each field's column headed with its unit."""
+    import copy
+    import csv
+    import io
+
+    from fieldnode.collector.core import Collector
+    from fieldnode.collector.export import export
+    from fieldnode.monitor import ReportWatcher
+    from fieldnode.registry import Registry
+
+    new, lay_new = node.check("cold-store")
+    old = copy.deepcopy(new)
+    old["measurements"] = old["measurements"][:2]
+    old, lay_old = node.validate(old)
+    assert lay_old.sid != lay_new.sid
+    reg = Registry(tmp_path / "r.sqlite")
+    reg.add_device(7, KEY, board="lowpower-ref", who="test")
+    col = Collector(tmp_path / "c.sqlite", reg, rate=1000, burst=1000)
+    node.register(reg, 7, old)
+    rec_old = lay_old.encode(1767225600, 0, [lay_old.wire(0, 412), lay_old.wire(1, 8150)], 0)
+    col.handle(codec.encode_uplink(KEY, 7, 1, [rec_old], version=codec.VERSION_NODE), "test")
+    node.register(reg, 7, new)  # provisioned again with the new file: the old layout stays known
+    rec_new = lay_new.encode(1767229200, 2, [lay_new.wire(0, 950), lay_new.wire(1, 8000),
+                                              lay_new.wire(2, 100800)], 1)
+    col.handle(codec.encode_uplink(KEY, 7, 2, [rec_new], version=codec.VERSION_NODE), "test")
+    col.close()
+    reg.close()
+    out = io.StringIO()
+    assert export(tmp_path / "c.sqlite", out, "csv") == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["schema"] for r in rows] == [node.sid_hex(lay_old), node.sid_hex(lay_new)]
+    assert [r["temperature (degC)"] for r in rows] == ["4.12", "9.5"]
+    assert [r["humidity (%RH)"] for r in rows] == ["81.5", "80.0"]
+    assert [r["pressure (hPa)"] for r in rows] == ["", "1008.0"]
+    assert [r["events"] for r in rows] == ["", "cold_chain"] and rows[1]["flags"] == "high"
+    out = io.StringIO()
+    export(tmp_path / "c.sqlite", out, "json")
+    js = json.loads(out.getvalue())
+    assert js[1]["units"] == {"temperature": "degC", "humidity": "%RH", "pressure": "hPa"}
+    w = ReportWatcher(tmp_path / "c.sqlite", 7)  # the monitor's view of the same rows (no serial port needed)
+    w.last = 0
+    texts = [e["text"] for e in w.poll()]
+    assert "temperature=4.12 degC humidity=81.5 %RH events=-" in texts[0]
+    assert "pressure=1008.0 hPa events=cold_chain" in texts[1] and "node=cold_store" in texts[1]

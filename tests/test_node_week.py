@@ -54,6 +54,13 @@ def test_cold_store_week_with_a_cold_chain_breach(tmp_path):
     assert all(r["temperature"] < 8.0 for r in quiet if not 266400 <= r["ts"] - t0 <= 281400)
     assert all(60 < r["humidity"] < 95 and 990 < r["pressure"] < 1020 for r in reports)
     assert min(r["pressure"] for r in reports[-24:]) < 1005  # the weather's fall on day 5 reached the BMP280
+    from fieldnode.lab import report  # sim run --html: a chart per node field, titled with its unit
+
+    report.write_html(tmp_path / "r.html", s, {reports[0]["device"]: reports})
+    page = (tmp_path / "r.html").read_text()
+    assert all(t in page for t in ("temperature (degC)", "humidity (%RH)", "pressure (hPa)", "cold_chain on",
+                                   "cold_chain off"))
+    assert "Vibration" not in page  # a node's page shows its own fields, not the fixed report's
 
 
 @pytest.mark.slow
