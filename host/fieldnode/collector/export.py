@@ -12,7 +12,6 @@ import json
 from .db import Store
 from .fw import schema
 
-
 NODE_COLUMNS = ["schema", "node", "events"]
 
 
