@@ -108,3 +108,16 @@ def test_a_node_for_another_board_is_refused(capsys, tmp_path, monkeypatch):
                  "--quiet"]) == 3
     err = capsys.readouterr().err.strip()
     assert "node cold_store is declared for board lowpower-ref, not esp32-c3-devkitm" in err
+
+
+def test_sim_board_checks_its_node_against_the_board_and_the_scenario(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FIELDNODE_HOME", str(tmp_path / "home"))
+    assert main(["sim", "board", "--board", "esp32-c3-devkitm", "--node", "cold-store"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "node cold_store is declared for board lowpower-ref" in err
+    scn = tmp_path / "dark.json"
+    scn.write_text('{"env": {"quantities": {"temperature_c": 21.0}}}')
+    assert main(["sim", "board", "--board", "esp32-c3-devkitm", "--node", "wifi-light", "--scenario",
+                 str(scn)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not drive light_lux" in err and str(scn) in err
