@@ -26,7 +26,7 @@ def test_builtin_scenarios_load_by_name(tmp_path, monkeypatch):
     assert scenario.load("fleet-outage.json").name == "fleet-outage"
     (tmp_path / "fleet-outage.json").write_text('{"devices": 2}')  # a file of that name is the user's, and wins
     assert scenario.load("fleet-outage.json").devices == 2
-    with pytest.raises(ConfigError, match="built-in scenario: demo-week, fleet-outage"):
+    with pytest.raises(ConfigError, match="built-in scenario: " + ", ".join(scenario.builtin())):
         scenario.load("no-such-scenario")
 
 
@@ -76,6 +76,6 @@ def test_sim_run_cli_bad_scenario_exits_with_one_line(tmp_path):
                        capture_output=True, text=True, timeout=60, cwd=ROOT,
                        env={"FIELDNODE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert p.returncode == 3
+    names = ", ".join(scenario.builtin())
     assert p.stderr.strip().splitlines() == [f"error: no such scenario file: {tmp_path / 'none.json'} "
-                                             "(give a JSON file, or a built-in scenario: demo-week, fleet-outage, "
-                                             "modem-trouble, wifi-node)"]
+                                             f"(give a JSON file, or a built-in scenario: {names})"]

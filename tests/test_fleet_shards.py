@@ -82,7 +82,7 @@ def test_bad_shard_is_one_line(text):
 
 
 def test_the_kubernetes_manifest_runs_indexed_shards_and_a_merge():
-    import yaml  # a pinned dev dependency (pyproject.toml)
+    import yaml  # pinned in pyproject.toml (node files may be YAML)
     docs = list(yaml.safe_load_all((ROOT / "tools" / "k8s" / "fleet-job.yaml").read_text()))
     job = next(d for d in docs if d["kind"] == "Job")
     spec = job["spec"]

@@ -146,11 +146,22 @@ class ReportWatcher:
         out = []
         for rowid, dev, counter, received, r in self._read(self.db.reports_after, self.last, self.device_id):
             self.last = max(self.last, rowid)
-            vals = " ".join(f"{k}={iso_time(v, self.utc) if k == 'ts' else v}" for k, v in r.items()
-                            if k not in ("device", "counter", "flags", "health"))
+            vals = _values(r, self.utc)
             text = f"device {dev} counter {counter} flags={','.join(r.get('flags') or []) or '-'} {vals}"
             out.append(_event("report", text, device=dev, counter=counter, received=received, report=r))
         return out
+
+
+def _values(r: dict, utc=False) -> str:
+    """A stored report's values as text (ts in ISO 8601, local or ``utc``); a node report's fields with their units
+    (temperature=4.05 degC)."""
+    units = r.get("units")
+    if units is None:
+        return " ".join(f"{k}={iso_time(v, utc) if k == 'ts' else v}" for k, v in r.items()
+                        if k not in ("device", "counter", "flags", "health"))
+    head = [f"node={r.get('node')}", f"schema={r.get('schema')}", f"ts={iso_time(r.get('ts'), utc)}"]
+    vals = [f"{k}={r.get(k)}" + (f" {u}" if u else "") for k, u in units.items()]
+    return " ".join(head + vals + [f"events={','.join(r.get('events') or []) or '-'}"])
 
 
 def open_port(port: str) -> serial.SerialBase:

@@ -6,7 +6,9 @@ a measurement must name.
 
     from fieldnode import node
     n, lay = node.check("tools/scenarios/nodes/cold-store.json")   # ConfigError "FILE: measurements[1].quantity: ..."
-    node.fields(lay)                                       # the field table
+    node.check("my-node.yaml")                             # YAML too (pinned pyyaml); the device always gets JSON
+    node.fields(lay)                                       # the field table, with each field's byte offset
+    node.soracom_format(lay)                               # the SORACOM Binary Parser format of an uplink of one
     node.decode(raw, n)                                    # one report in units
 """
 
@@ -23,11 +25,16 @@ def firmware():
     return fwbridge.load("node")
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
 def resolve(ref) -> Path:
-    """A node file's path: as given, or the name of an example node (tools/scenarios/nodes/NAME.json)."""
+    """A node file's path: as given, or the name of an example node (tools/scenarios/nodes/NAME.json or .yaml)."""
     p = Path(ref)
-    if not p.exists() and (EXAMPLES / f"{ref}.json").exists():
-        return EXAMPLES / f"{ref}.json"
+    if not p.exists():
+        for suf in (".json", *YAML_SUFFIXES):
+            if (EXAMPLES / f"{ref}{suf}").exists():
+                return EXAMPLES / f"{ref}{suf}"
     return p
 
 
@@ -50,13 +57,85 @@ def validate(data: dict, where: str = "node"):
     return n, fw.Layout(n)
 
 
-def check(path):
-    """Read and validate a node file (JSON); see validate()."""
+def read(path) -> dict:
+    """The object in a node file: JSON, or YAML when the name ends in .yaml/.yml; ConfigError with one line naming
+    the file (and for a syntax error its line) otherwise."""
     from .jsonfile import read_object
 
+    p = Path(path)
+    example = '{"name": "my_node", "board": "lowpower-ref", "measurements": [...]}'
+    if p.suffix.lower() not in YAML_SUFFIXES:
+        return read_object(p, "a node file (JSON object)", example)
+    import yaml  # pinned in pyproject.toml
+
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read {p}: {e.strerror}", "give an existing node file") from None
+    try:
+        d = yaml.load(text, Loader=_yaml_loader())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{p} is not valid YAML{where}: {what}", "fix the file (a node file, YAML mapping)") \
+            from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p} must hold a node file (YAML mapping)", "e.g. name: my_node / board: lowpower-ref")
+    return d
+
+
+def _yaml_loader():
+    """yaml.SafeLoader with YAML 1.2's booleans (true/false only): under PyYAML's YAML 1.1 a detector's key ``on``
+    (and yes/no/off) would be read as a boolean, and ``on: temperature`` would lose its key."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+    return Loader
+
+
+def check(path):
+    """Read and validate a node file (JSON or YAML); see validate()."""
     p = resolve(path)
-    data = read_object(p, "a node file (JSON object)", '{"name": "my-node", "board": "lowpower-ref", ...}')
-    return validate(data, str(p))
+    return validate(read(p), str(p))
+
+
+# What drives each quantity in a simulation: the physics quantities (sim/physics.py) the sensor models read.
+# An adc measurement reads what the board's adc entry is wired to (sim/sensors/adc.py): a light sensor light_lux, a
+# current transformer current_a (at mains_hz). power is the INA219 model's bus voltage x current.
+DRIVEN_BY = {"temperature": ("temperature_c",), "humidity": ("humidity_pct",), "pressure": ("pressure_pa",),
+             "battery": ("battery_v",), "bus_voltage": ("bus_voltage_v",), "current": ("current_a",),
+             "power": ("bus_voltage_v", "current_a")}
+ADC_DRIVEN_BY = {"light": ("light_lux",), "ct": ("current_a",)}
+
+
+def check_driven(n: dict, env: dict, where: str = "scenario") -> None:
+    """ConfigError (one line) for the first measurement of node ``n`` whose quantity the scenario's physics
+    (``env``: an "environment" section, sim/physics.py) does not drive: every declared quantity must be named in
+    its "quantities" (a constant, a function of time, a CSV series; faults apply on top)."""
+    from . import boards
+
+    given = set((env or {}).get("quantities") or {})
+    adc_kinds = {s.get("pin"): s.get("kind", "ct") for s in boards.load(n["board"]).get("sensors") or []
+                 if s["type"] == "adc"}
+    for i, m in enumerate(n["measurements"]):
+        need = DRIVEN_BY.get(m["quantity"])
+        if m["quantity"] == "adc":
+            need = ADC_DRIVEN_BY[next(iter(adc_kinds.values()), "ct")]
+        missing = [q for q in need if q not in given]
+        if missing:
+            raise ConfigError(
+                f"{where}: node {n['name']} measures {m['quantity']} ({m['name']}, measurements[{i}]) but the "
+                f"scenario does not drive {' and '.join(missing)}",
+                f"add environment.quantities.{missing[0]} (a number, sine, ramp, steps, csv...) to the scenario")
 
 
 def register(registry, device_id: int, n: dict, who=None) -> str:
@@ -76,7 +155,8 @@ def sid_hex(lay) -> str:
 
 
 def fields(lay) -> list[dict]:
-    """The field table of a node report: [{"name", "type", "bytes", "resolution", "unit", "quantity"}]."""
+    """The field table of a node report: [{"name", "type", "bytes", "offset" (from the report's first byte, the
+    0xFF mark), "resolution", "unit", "quantity"}]."""
     rows = [{"name": "ts", "type": "u32", "bytes": 4, "resolution": 1, "unit": "s", "quantity": "time"},
             {"name": "flags", "type": "u8", "bytes": 1, "resolution": 1, "unit": "", "quantity": "flags"}]
     for f, m in zip(lay.fields, lay.node["measurements"], strict=True):
@@ -86,7 +166,53 @@ def fields(lay) -> list[dict]:
     if lay.detectors:
         rows.append({"name": "events", "type": "u8", "bytes": 1, "resolution": 1, "unit": "",
                      "quantity": "bit i: " + ", ".join(d["name"] for d in lay.detectors)})
+    off = lay.size - lay.body  # the prefix: mark, schema id, length
+    for r in rows:
+        r["offset"] = off
+        off += r["bytes"]
     return rows
+
+
+def units(n: dict) -> dict:
+    """{field name: unit} of node ``n``'s measurements, in declared order (export's and the reports' columns)."""
+    return {m["name"]: m["unit"] for m in n["measurements"]}
+
+
+def soracom_format(lay) -> str:
+    """The SORACOM Binary Parser custom format for an uplink carrying one report of this node.
+
+    Syntax (SORACOM users documentation, "Binary Parser / Custom Format", users.soracom.io/ja-jp/docs/binary-parser/
+    custom-format/): space-separated ``name:byte_index:type:settings``; int/uint take a bit length, bool a bit
+    position (7 = most significant), and a trailing ``:/N`` or ``:*N`` operation scales the value; multi-byte values
+    are big-endian by default, the codec's byte order. The header fields are the fixed report's
+    (collector/views.soracom_header); the node's fields start after the 4-byte prefix, whose schema id is given too
+    so a cloud rule can tell layouts apart. Batched uplinks and the HEALTH block need the collector."""
+    from .collector.fw import codec, schema
+    from .collector.views import soracom_header
+
+    parts = soracom_header()
+    base = codec.HEADER
+    parts.append(f"schema:{base + 1}:uint:16")
+    for r in fields(lay):
+        off = base + r["offset"]
+        if r["name"] == "flags":
+            parts += [f"{fname}:{off}:bool:{bit.bit_length() - 1}" for bit, fname in schema.FLAG_NAMES
+                      if bit != schema.FLAG_HEALTH]
+        elif r["name"] == "events":
+            parts += [f"{d['name']}:{off}:bool:{i}" for i, d in enumerate(lay.detectors)]
+        else:
+            parts.append(f"{r['name']}:{off}:{'uint' if r['type'][0] == 'u' else 'int'}:{8 * r['bytes']}"
+                         f"{_soracom_op(r['resolution'])}")
+    return " ".join(parts)
+
+
+def _soracom_op(res) -> str:
+    if res == 1:
+        return ""
+    inv = 1 / res
+    if abs(inv - round(inv)) < 1e-9:
+        return f":/{round(inv)}"
+    return f":*{res:g}"
 
 
 def decode(raw: bytes, n: dict) -> dict:

@@ -24,7 +24,7 @@ def register(sub):
                                    "is allowed.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=("check",), help="check: validate the file and show its report")
-    p.add_argument("file", metavar="FILE", help="a node file (JSON), or the name of an example node")
+    p.add_argument("file", metavar="FILE", help="a node file (JSON or YAML), or the name of an example node")
     p.add_argument("--json", action="store_true", help="print the validated node and its layout as JSON")
     p.set_defaults(func=run)
 

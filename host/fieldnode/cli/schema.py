@@ -8,7 +8,10 @@ def register(sub):
                        description="Print the fields a report carries (type, scale, unit). --soracom prints a Binary "
                                    "Parser custom format for an uplink of one report, to paste into a SORACOM Air "
                                    "group when the device sends to SORACOM Harvest via the Unified Endpoint.",
-                       epilog="example: fieldnode schema --soracom")
+                       epilog="examples:\n  fieldnode schema --soracom\n  fieldnode schema cold-store       "
+                              "a node's field table (name, type, resolution, unit, byte offset, schema id)\n"
+                              "  fieldnode schema my-node.yaml --soracom",
+                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("node", nargs="?", metavar="NODE", help="a node file (or example node name): its report's "
                    "field table instead of the fixed report's")
     p.add_argument("--soracom", action="store_true", help="print the SORACOM Binary Parser format string")
@@ -39,20 +42,21 @@ def run(args):
 
 def _node(args):
     from .. import node
-    from ..errors import UsageError
 
-    if args.soracom:
-        raise UsageError("--soracom is not there yet for a node report", "use fieldnode schema NODE for the table")
     n, lay = node.check(args.node)
+    if args.soracom:
+        print(node.soracom_format(lay))
+        return 0
     rows = node.fields(lay)
     if args.json:
         print(json.dumps({"node": n["name"], "schema": node.sid_hex(lay), "bytes": lay.size, "fields": rows},
                          indent=2))
         return 0
     print(f"node {n['name']} (board {n['board']}), schema id {node.sid_hex(lay)}")
-    print(f"{'name':<14} {'type':<5} {'resolution':>10} {'unit':<6} quantity")
+    print(f"{'name':<14} {'type':<5} {'resolution':>10} {'unit':<6} {'offset':>6} quantity")
     for r in rows:
-        print(f"{r['name']:<14} {r['type']:<5} {r['resolution']:>10g} {r['unit']:<6} {r['quantity']}")
-    print(f"report: 4-byte prefix (0xFF, schema id, length), then the fields: {lay.size} bytes; uplink "
-          f"{9 + lay.size + 6} bytes for one report")
+        print(f"{r['name']:<14} {r['type']:<5} {r['resolution']:>10g} {r['unit']:<6} {r['offset']:>6} "
+              f"{r['quantity']}")
+    print(f"report: 4-byte prefix (0xFF, schema id, length; offsets count from it), then the fields: {lay.size} "
+          f"bytes; uplink {9 + lay.size + 6} bytes for one report")
     return 0

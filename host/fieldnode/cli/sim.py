@@ -36,6 +36,9 @@ def register(sub):
     b.add_argument("--quiet", action="store_true", help="print only the ports")
     b.add_argument("--scenario", metavar="FILE", help="a board scenario JSON: {\"modem\": {...}, \"env\": {...}, "
                    "\"wifi\": {...}} (keys: see fieldnode/sim/modems/__init__.py)")
+    b.add_argument("--node", metavar="FILE", help="a node file (or example node name) for this board: checked "
+                   "against --board and the --scenario's environment (which must drive each declared quantity); "
+                   "provisioning the board with the same --node puts it into its config.json")
     b.add_argument("--no-sim", action="store_true", help="start with no SIM in the modem")
     b.add_argument("--no-coverage", action="store_true", help="start where no cell is heard")
     b.add_argument("--denied", action="store_true", help="start with a network that refuses the SIM")
@@ -52,6 +55,7 @@ def register(sub):
                     "against the faults, bytes sent, radio-on time, and the battery life that gives.",
         epilog="examples:\n  fieldnode sim run --board lowpower-ref --duration 1d\n"
                "  fieldnode sim run --scenario fleet-outage --json   (a built-in scenario, by name)\n"
+               "  fieldnode sim run --scenario cold-store-week --node my-cold-store.yaml\n"
                "  fieldnode sim run --scenario my-fleet.json --devices 10\n"
                "  fieldnode sim run --devices 5 --duration 2d --html report.html\n"
                "  fieldnode sim run --scenario fleet-outage --jobs 2     (two processes, merged)\n"
@@ -59,7 +63,9 @@ def register(sub):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--scenario", metavar="FILE",
                    help="scenario JSON file, or the name of a built-in one (tools/scenarios/); flags override it")
-    r.add_argument("--board", help="board name (default: the scenario's, else m5stack-core2)")
+    r.add_argument("--board", help="board name (default: the scenario's, else the node's, else m5stack-core2)")
+    r.add_argument("--node", metavar="FILE", help="a node file (or example node name) every board runs; the "
+                   "scenario's environment must drive each quantity it declares")
     r.add_argument("--devices", type=int, help="number of boards (default 1)")
     r.add_argument("--duration", help="virtual time to simulate: 90m, 36h, 7d (default 1d)")
     r.add_argument("--seed", type=int, help="random seed (default 1)")
@@ -96,7 +102,7 @@ def run_fleet(args):
     from ..paths import home
 
     scn = scenario.load(args.scenario, {"board": args.board, "devices": args.devices, "duration": args.duration,
-                                        "seed": args.seed})
+                                        "seed": args.seed, "node": args.node})
     if args.shard and args.jobs:
         raise UsageError("--shard and --jobs together", "--shard runs one shard; --jobs K runs all K of them here")
     if args.jobs is not None and args.jobs < 1:
@@ -134,7 +140,7 @@ def _run_jobs(args, scn, progress) -> dict:
     from ..paths import home
 
     argv = [a for k, flag in (("scenario", "--scenario"), ("board", "--board"), ("devices", "--devices"),
-                              ("duration", "--duration"), ("seed", "--seed"))
+                              ("duration", "--duration"), ("seed", "--seed"), ("node", "--node"))
             if getattr(args, k) is not None for a in (flag, str(getattr(args, k)))]
     base = Path(args.out) if args.out else home() / "fleet" / scn.name / f"jobs-{args.jobs}"
     work = base / "shards"
@@ -181,6 +187,7 @@ def run_board(args, ready=None, stop_event=None):
     if args.speed <= 0:
         raise UsageError(f"--speed {args.speed}: must be a positive factor", "e.g. --speed 10 for ten times faster")
     scn = _board_scenario(args)
+    n = _board_node(args, scn)
     board = VirtualBoard(boards.load(args.board), flash_dir=args.flash, scenario=scn,
                          clock=VirtualClock(realtime=True, speed=args.speed), partitions=args.partitions)
     if args.json:
@@ -201,6 +208,9 @@ def run_board(args, ready=None, stop_event=None):
                 print(f"its network delivers uni.soracom.io to {scn['modem']['dns']['uni.soracom.io']} "
                       "(run `fieldnode collect` there); type a field action (sim out, coverage off, ...) to test",
                       flush=True)
+        if n is not None:
+            print(f"node {n['name']}: provision it with fieldnode provision --port {board.port} --node "
+                  f"{args.node}", flush=True)
         if ready:
             ready(board)
         if stop_event is None:
@@ -213,6 +223,22 @@ def run_board(args, ready=None, stop_event=None):
     finally:
         board.close()
     return 0
+
+
+def _board_node(args, scn):
+    """--node's validated node: its board must be --board, and a --scenario must drive what it measures."""
+    if not getattr(args, "node", None):
+        return None
+    from .. import node as nodefile
+    from .node import load_option
+
+    n = load_option(args.node)
+    if n["board"] != args.board:
+        raise UsageError(f"node {n['name']} is declared for board {n['board']}, not {args.board}",
+                         f"use --board {n['board']}, or a node file for this board")
+    if getattr(args, "scenario", None):
+        nodefile.check_driven(n, scn.get("env") or {}, str(args.scenario))
+    return n
 
 
 def _board_scenario(args) -> dict:

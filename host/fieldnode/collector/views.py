@@ -57,10 +57,15 @@ def fields() -> list:
     return rows
 
 
+def soracom_header() -> list:
+    """The uplink header's fields in the Binary Parser format (a node's format, node.soracom_format, starts so too)."""
+    return ["version:0:uint:3", "cmdack:0:bool:4", "deviceId:1:uint:32", "counter:5:uint:32"]
+
+
 def soracom_format() -> str:
     """A Binary Parser format for an uplink carrying one report: header, MAIN fields, event flags as bools.
     Batched uplinks and the optional HEALTH block need the collector (or a Funk/Funnel function) to decode."""
-    parts = ["version:0:uint:3", "cmdack:0:bool:4", "deviceId:1:uint:32", "counter:5:uint:32"]
+    parts = soracom_header()
     off = codec.HEADER
     for name, code, scale, _unit, _doc in schema.MAIN:
         bits = 8 * schema.SIZES[code]

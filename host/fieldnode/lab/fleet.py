@@ -160,6 +160,10 @@ class FleetRun:
         bundle = build.build(board, arch=_host_arch())
         files = {p: f.read_bytes() for p, f in bundle.files.items()}
         env = environment(self.scn)
+        if self.scn.node is not None:  # every declared quantity comes from the scenario's physics
+            from .. import node as nodefile
+
+            nodefile.check_driven(self.scn.node, env, self.scn.name)
         for i in self.indices():
             dev_id = DEVICE_ID_BASE + i
             if self.registry.find(dev_id) is None:
@@ -168,6 +172,10 @@ class FleetRun:
             key = self.registry.key_for(dev_id)
             cfg = merge(DEFAULT_CONFIG, self.scn.config)
             cfg["device_id"] = dev_id
+            if self.scn.node is not None:  # as provision --node writes it, and the collector decodes by it
+                cfg["node"] = self.scn.node
+                cfg["policy"] = merge(self.scn.node["policy"], self.scn.config.get("policy") or {})
+                nodefile.register(self.registry, dev_id, self.scn.node, who="fleet")
             if not board["modem"]:
                 cfg["link"] = merge({"kind": "wifi", "ssid": "fieldnode-lab", "key": "fieldnode",
                                      "endpoint": self.udp}, self.scn.config.get("link", {}))

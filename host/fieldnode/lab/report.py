@@ -99,16 +99,44 @@ def device_section(dev: dict, reports: list, faults: list, t_start: float, thres
              f"{dev['bytes_sent']} bytes in {dev['uplinks']} uplinks; radio on {dev['radio_on_s']} s; "
              f"average {dev['average_ua']} uA ({dev['mah_per_day']} mAh/day), dominated by {dev['dominant']}; "
              f"battery {dev['battery_mah']} mAh lasts {dev['battery_days']} days.</p>",
-             line_chart("Vibration", "milli-g", [("RMS", series("rms", 1000)), ("peak-to-peak / 4", [
-                 (t, v / 4) for t, v in series("p2p", 1000)]), ("band amplitude", series("band", 1000))],
-                 marks, spans, hlines=[(v, f"RMS limit {v} mg") for k, v in (thresholds or {}).items()
-                                       if k == "rms_high_mg"]),
-             line_chart("Temperature", "degC", [("temperature", series("temp"))], marks, spans),
-             line_chart("Battery voltage (as the board's power chip reads it)", "V", [("battery", series("batt"))],
-                        marks, spans)]
+             *_fixed_charts(reports, series, marks, spans, thresholds), *_node_charts(reports, series, marks, spans)]
     rows = "".join(f"<tr><td>{_fmt_t(t)}</td><td>{html.escape(label)}</td></tr>" for t, label, _ in sorted(marks))
     parts.append(f"<table><tr><th>time (UTC)</th><th>event</th></tr>{rows}</table>")
     return "\n".join(parts)
+
+
+def _fixed_charts(reports, series, marks, spans, thresholds) -> list:
+    """The fixed report's charts (vibration, temperature, battery), when the device sent fixed reports."""
+    if reports and all("units" in r for r in reports):
+        return []
+    return [line_chart("Vibration", "milli-g", [("RMS", series("rms", 1000)), ("peak-to-peak / 4", [
+                (t, v / 4) for t, v in series("p2p", 1000)]), ("band amplitude", series("band", 1000))],
+                marks, spans, hlines=[(v, f"RMS limit {v} mg") for k, v in (thresholds or {}).items()
+                                      if k == "rms_high_mg"]),
+            line_chart("Temperature", "degC", [("temperature", series("temp"))], marks, spans),
+            line_chart("Battery voltage (as the board's power chip reads it)", "V", [("battery", series("batt"))],
+                       marks, spans)]
+
+
+def _node_charts(reports, series, marks, spans) -> list:
+    """A declared node's reports (firmware/node.py): one chart per field, titled with its name and unit, and the
+    detectors' events in the time table."""
+    fields: dict = {}
+    for r in reports:
+        for name, unit in (r.get("units") or {}).items():
+            fields.setdefault(name, unit)
+    out = []
+    for name, unit in fields.items():
+        out.append(line_chart(f"{name} ({unit})", unit, [(name, [(r["ts"], r[name]) for r in reports
+                                                                  if (r.get("units") or {}).get(name) == unit])],
+                              marks, spans))
+    prev: set = set()
+    for r in reports if fields else ():
+        now = set(r.get("events") or [])
+        marks.extend((r["ts"], f"{e} on", "#d62728") for e in sorted(now - prev))
+        marks.extend((r["ts"], f"{e} off", "#2ca02c") for e in sorted(prev - now))
+        prev = now
+    return out
 
 
 def write_html(path, summary: dict, reports: dict) -> None:

@@ -39,7 +39,7 @@ from . import variation
 MAX_DEVICES = 100_000
 FAULT_KINDS = ("power_cut", "power_cuts", "outage", "modem_error", "no_sim", "denied")
 KEYS = ("board", "devices", "duration", "seed", "config", "environment", "modem", "faults", "variation", "name",
-        "description")
+        "description", "node")
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Scenario:
     name: str = "scenario"
     description: str = ""
     variation: dict = field(default_factory=dict)  # validated by variation.validate
+    node: dict | None = None  # a declared node (fieldnode node check), validated; its board is the scenario's
 
 
 def builtin() -> list[str]:
@@ -100,6 +101,18 @@ def load(source, overrides: dict | None = None) -> Scenario:
         if k not in KEYS:
             fail(k, f"unknown key (allowed: {', '.join(KEYS)})")
     s = Scenario()
+    if data.get("node") is not None:  # a node file (relative to the scenario file) or an example node's name
+        from .. import node as nodefile
+
+        ref = data["node"]
+        if isinstance(source, (str, Path)) and not Path(ref).is_absolute() and (_resolve(source).parent / ref).exists():
+            ref = _resolve(source).parent / ref
+        s.node = nodefile.check(ref)[0]
+        if "board" not in data:
+            data["board"] = s.node["board"]
+        elif data["board"] != s.node["board"]:
+            fail("node", f"node {s.node['name']} is declared for board {s.node['board']}, not {data['board']}; "
+                         "give its board, or a node file for this one")
     if "board" in data:
         if data["board"] not in boards.names():
             fail("board", f"{data['board']!r} is not a board (choose one of: {', '.join(boards.names())})")
@@ -128,6 +141,8 @@ def load(source, overrides: dict | None = None) -> Scenario:
                 fail(key, "must be an object")
             setattr(s, key, dict(data[key]))
     env = s.environment
+    if isinstance(source, (str, Path)):
+        _csv_beside(env, _resolve(source).parent)
     if env.get("preset") not in (None, "core2_demo", "quiet"):
         fail("environment.preset", f"{env.get('preset')!r} is not one of core2_demo, quiet")
     if "bearing_start" in env:
@@ -164,6 +179,22 @@ def load(source, overrides: dict | None = None) -> Scenario:
     s.name = str(data.get("name", Path(str(source)).stem if isinstance(source, (str, Path)) else "scenario"))
     s.description = str(data.get("description", ""))
     return s
+
+
+def _csv_beside(spec, base: Path) -> None:
+    """A CSV series named relative to the scenario file is read from beside it (wherever the run starts)."""
+    if isinstance(spec, dict):
+        c = spec.get("csv")
+        if isinstance(c, str):
+            spec["csv"] = c = {"path": c}
+        if isinstance(c, dict) and isinstance(c.get("path"), str) and not Path(c["path"]).is_absolute() \
+                and (base / c["path"]).exists():
+            c["path"] = str(base / c["path"])
+        for v in spec.values():
+            _csv_beside(v, base)
+    elif isinstance(spec, list):
+        for v in spec:
+            _csv_beside(v, base)
 
 
 def _check_target(f: dict, i: int, s: Scenario, fail) -> None:

@@ -70,7 +70,8 @@ def build_adc(board, env) -> dict:
         if s.get("kind", "ct") == "ct":
             out[s["pin"]] = ct_source(env, s.get("turns", 2000), s.get("burden_ohm", 33.0))
         else:
-            out[s["pin"]] = light_source(env, s.get("mv_per_lux", 0.1))
+            # the board file's scale, as the firmware's driver reads it (mv_per_lux_x1000, default 100: 0.1 mV/lx)
+            out[s["pin"]] = light_source(env, s.get("mv_per_lux_x1000", 100) / 1000)
     return out
 
 
