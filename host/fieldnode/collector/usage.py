@@ -186,6 +186,22 @@ def device_rows(store, device_id):
     return rows
 
 
+# A run-time meter grows by at most one second per second, in its unit (firmware/nodelayout.py RUN_UNITS)
+RUN_RATE = {"s": 1.0, "min": 1 / 60, "h": 1 / 3600}
+
+
+def declared_meters(rows) -> dict:
+    """{name: {"unit", "rate_max"}} of the usage meters a declared node's reports carry (decoded report key
+    "meters": {name: {"kind", "unit"}}, host/fieldnode/node.py decode), in first-seen order."""
+    out: dict = {}
+    for _ctr, f in rows:
+        for name, m in (f.get("meters") or {}).items():
+            if name not in out:
+                rate = RUN_RATE.get(m.get("unit")) if m.get("kind") == "runtime" else None
+                out[name] = {"unit": m.get("unit", ""), "rate_max": rate}
+    return out
+
+
 def lines(store, registry, start, end, *, devices=None, tariff=None, meters=None, label=""):
     """Invoice lines: one per device with reports, each {"device", "tags", "period", "meters": [{"meter", "unit",
     "quantity", "basis", "error_bound", "reports", "complete", "amount"}], "amount", "minimum_applied"}, and the
@@ -195,20 +211,21 @@ def lines(store, registry, start, end, *, devices=None, tariff=None, meters=None
         rows = bracket(device_rows(store, dev), start, end)
         if not rows:
             continue
-        names = list(tariff["meters"]) if tariff else (meters or [m for m in KNOWN if not m.startswith("health.")
-                                                                  and any(samples(rows, m)[i][3] is not None
-                                                                          for i in range(len(rows)))])
+        declared = declared_meters(rows)
+        names = list(tariff["meters"]) if tariff else (meters or list(declared) or [
+            m for m in KNOWN if not m.startswith("health.") and any(s[3] is not None for s in samples(rows, m))])
         found = registry.find(dev) if registry is not None else None
         tags = {k: found.facts[k] for k in TAG_FACTS if found is not None and k in found.facts}
         line = {"device": dev, "tags": tags, "period": label, "start": start, "end": end, "meters": []}
         total = 0.0
         for name in names:
-            spec = tariff["meters"][name] if tariff else {"unit": KNOWN.get(name, ("",))[0],
-                                                          "rate_max": KNOWN.get(name, (None, None))[1]}
-            u = period_usage(samples(rows, name), start, end, spec["rate_max"])
+            spec = tariff["meters"][name] if tariff else declared.get(name) or {
+                "unit": KNOWN.get(name, ("",))[0], "rate_max": KNOWN.get(name, (None, None))[1]}
+            rate = spec["rate_max"] if spec["rate_max"] is not None else (declared.get(name) or {}).get("rate_max")
+            u = period_usage(samples(rows, name), start, end, rate)
             m = {"meter": name, "unit": spec["unit"], "quantity": u["quantity"],
                  "basis": "estimated" if u["estimated"] else "measured", "error_bound": u["error_bound"],
-                 "reports": u["reports"], "complete": u["complete"], "rate_max": spec["rate_max"]}
+                 "reports": u["reports"], "complete": u["complete"], "rate_max": rate}
             if tariff:
                 m["amount"] = round(price(u["quantity"], spec["tiers"]), 2)
                 total += m["amount"]
