@@ -48,9 +48,12 @@ def console(tmp_path):
 
 
 def _wait(drv, cond, timeout=15):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(drv, timeout, poll_frequency=0.1).until(lambda d: cond(d))
+    # the page re-draws itself on live updates: an element read mid-draw is read again
+    return WebDriverWait(drv, timeout, poll_frequency=0.1, ignored_exceptions=(
+        StaleElementReferenceException, NoSuchElementException)).until(lambda d: cond(d))
 
 
 def _plots(drv):
@@ -99,9 +102,8 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#fleet tbody tr"))
     fleet.hours(49, devices=[101, 102])
     _wait(browser, lambda d: "silent" in _health(d, 103))
-    first = browser.find_element(By.CSS_SELECTOR, "#fleet tbody tr").get_attribute("data-id")
-    assert first == "103"
-    assert _health(browser, 101) == "ok"
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#fleet tbody tr").get_attribute("data-id") == "103")
+    _wait(browser, lambda d: _health(d, 101) == "ok")  # first row: silent first; the others still ok
 
     # an alarm arrives while the page is open: the row shows it without a reload
     fleet.alarm(102)
@@ -110,8 +112,8 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
 
     browser.find_element(By.CSS_SELECTOR, "header a[href='/events']").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#events tr.ev-alarm"))
-    row = browser.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text
-    assert "102" in row and "anomaly" in row and "active" in row
+    _wait(browser, lambda d: all(w in d.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text
+                                 for w in ("102", "anomaly", "active")))
     fleet.clock.t += HOUR
     fleet.report(102)  # the next normal report clears it, live
     _wait(browser, lambda d: "cleared" in d.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text)
