@@ -48,9 +48,20 @@ def console(tmp_path):
 
 
 def _wait(drv, cond, timeout=15):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(drv, timeout, poll_frequency=0.1).until(lambda d: cond(d))
+    # the page re-draws itself on live updates: an element read mid-draw is read again
+    return WebDriverWait(drv, timeout, poll_frequency=0.1, ignored_exceptions=(
+        StaleElementReferenceException, NoSuchElementException)).until(lambda d: cond(d))
+
+
+def _plots(drv):
+    """{field: (the count the page says it drew, the points its polyline has)}, read in one go."""
+    got = drv.execute_script(
+        "return [...document.querySelectorAll('figure.plot')].map((f) => {const l = f.querySelector('polyline');"
+        "return [f.dataset.field, +l.dataset.points, l.getAttribute('points').trim().split(/\\s+/).length];});")
+    return {f: (a, b) for f, a, b in got}
 
 
 def _health(drv, dev):
@@ -75,18 +86,15 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
     browser.find_element(By.CSS_SELECTOR, "#fleet a[href='/devices/101']").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "figure.plot polyline"))
     assert browser.current_url.endswith("/devices/101")
-    lines = browser.find_elements(By.CSS_SELECTOR, "figure.plot polyline")
-    fields = [f.get_attribute("data-field") for f in browser.find_elements(By.CSS_SELECTOR, "figure.plot")]
-    assert {"temp", "batt", "rms", "rssi", "qdepth"} <= set(fields)
+    plots = _plots(browser)  # {field: (data-points, points drawn)}
+    assert {"temp", "batt", "rms", "p2p", "zc", "band", "rssi", "qdepth", "resets"} <= set(plots)
     week = 48  # every report of the two days is inside the week range
-    main_plots = [ln for ln, f in zip(lines, fields, strict=True) if f in ("temp", "batt", "rms", "p2p", "zc", "band")]
-    assert {int(ln.get_attribute("data-points")) for ln in main_plots} == {week}
-    assert len(main_plots[0].get_attribute("points").split()) == week
+    assert {plots[f] for f in ("temp", "batt", "rms", "p2p", "zc", "band")} == {(week, week)}
+    assert plots["qdepth"] == (1 + 48 // 6,) * 2  # the health block: in the first report, then every 6th
     browser.save_screenshot(str(SHOTS / "device-week.png"))
     browser.find_element(By.CSS_SELECTOR, "button[data-range=day]").click()
     _wait(browser, lambda d: d.find_element(By.ID, "points").text.startswith("25 points"))
-    assert int(browser.find_element(By.CSS_SELECTOR, "figure.plot[data-field=temp] polyline")
-               .get_attribute("data-points")) == 25
+    assert _plots(browser)["temp"] == (25, 25)
     browser.save_screenshot(str(SHOTS / "device-day.png"))
 
     # device 103 stops; two days later (the collector's clock) the others still report: 103 turns silent, first
@@ -94,9 +102,8 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#fleet tbody tr"))
     fleet.hours(49, devices=[101, 102])
     _wait(browser, lambda d: "silent" in _health(d, 103))
-    first = browser.find_element(By.CSS_SELECTOR, "#fleet tbody tr").get_attribute("data-id")
-    assert first == "103"
-    assert _health(browser, 101) == "ok"
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#fleet tbody tr").get_attribute("data-id") == "103")
+    _wait(browser, lambda d: _health(d, 101) == "ok")  # first row: silent first; the others still ok
 
     # an alarm arrives while the page is open: the row shows it without a reload
     fleet.alarm(102)
@@ -105,8 +112,8 @@ def test_fleet_to_device_plots_silence_and_live_alarm(browser, console):
 
     browser.find_element(By.CSS_SELECTOR, "header a[href='/events']").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#events tr.ev-alarm"))
-    row = browser.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text
-    assert "102" in row and "anomaly" in row and "active" in row
+    _wait(browser, lambda d: all(w in d.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text
+                                 for w in ("102", "anomaly", "active")))
     fleet.clock.t += HOUR
     fleet.report(102)  # the next normal report clears it, live
     _wait(browser, lambda d: "cleared" in d.find_element(By.CSS_SELECTOR, "#events tr.ev-alarm").text)

@@ -19,9 +19,11 @@ a board's life, in order:
   fieldnode firmware add ESP32_GENERIC-v1.24.1.bin        cache a MicroPython image once
   fieldnode flash --board m5stack-core2 --port /dev/ttyUSB0
   fieldnode deploy --board m5stack-core2 --port /dev/ttyUSB0
-  fieldnode collect                                       (another terminal) receive reports on 127.0.0.1
+  fieldnode collect                                       (another terminal) receive reports on 127.0.0.1;
+                                                          the console at http://127.0.0.1:8080/
   fieldnode provision --board m5stack-core2 --port /dev/ttyUSB0
   fieldnode monitor --port /dev/ttyUSB0 --collector
+  fieldnode devices                                       the fleet: SIMs, last seen, health
 
 no hardware yet:
   fieldnode sim board --board m5stack-core2               a virtual board on a pty: use its port above

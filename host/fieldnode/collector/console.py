@@ -181,7 +181,7 @@ class Console:
             raise ValueError(f"range {rng!r}: one of {', '.join(RANGES)}")
         now = self.c.clock()
         st = self.c.store
-        state = next((d for d in st.console_devices() if d["device_id"] == device_id), None)
+        state = next(iter(st.console_devices(device_id=device_id)), None)
         facts = self._facts(device_id)
         if state is None and not facts:
             return None

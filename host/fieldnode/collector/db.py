@@ -199,10 +199,13 @@ class Store:
             d["source"] = source
             yield d
 
-    def devices(self, last_report=False) -> list:
-        """Every device's state (``_DEVICE_KEYS``); with ``last_report`` also its latest report, decoded."""
+    def devices(self, last_report=False, device_id=None) -> list:
+        """Every device's state (``_DEVICE_KEYS``), or only ``device_id``'s; with ``last_report`` also its latest
+        report, decoded."""
+        where = "" if device_id is None else " WHERE device_id=?"
         with self.lock:
-            rows = self.db.execute(f"SELECT {', '.join(_DEVICE_KEYS)} FROM devices ORDER BY device_id").fetchall()
+            rows = self.db.execute(f"SELECT {', '.join(_DEVICE_KEYS)} FROM devices{where} ORDER BY device_id",
+                                   () if device_id is None else (device_id,)).fetchall()
             devs = [dict(zip(_DEVICE_KEYS, r, strict=True)) for r in rows]
             for d in devs if last_report else ():
                 r = self.db.execute("SELECT fields FROM reports WHERE device_id=? ORDER BY counter DESC LIMIT 1",
@@ -253,10 +256,11 @@ class Store:
             return self.db.execute(q + " ORDER BY rowid", args).fetchall()
 
     # --- the console (console.py) ---
-    def console_devices(self, recent=8) -> list:
-        """Every device's state with its latest report, its latest report carrying a health block, and the receive
-        times of its last ``recent`` reports (newest first; the console estimates the reporting interval)."""
-        out = self.devices(last_report=True)
+    def console_devices(self, recent=8, device_id=None) -> list:
+        """Every device's state (or only ``device_id``'s) with its latest report, its latest report carrying a
+        health block, and the receive times of its last ``recent`` reports (newest first; the console estimates
+        the reporting interval from them)."""
+        out = self.devices(last_report=True, device_id=device_id)
         with self.lock:
             for d in out:
                 r = self.db.execute("SELECT fields FROM reports WHERE device_id=? AND flags & 128 "

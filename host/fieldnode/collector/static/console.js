@@ -112,12 +112,12 @@
     return out;
   }
   function plot(name, unit, t, vals, markers, t0, t1) {
-    const W = 720, H = 150, L = 56, R = 8, T = 10, B = 24;
+    const W = 720, H = 150, L = 56, R = 22, T = 10, B = 24;
     const pts = [];
     let lo = Infinity, hi = -Infinity;
     vals.forEach((v) => { if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
     if (lo === Infinity) return "";
-    if (lo === hi) { lo -= 1; hi += 1; }
+    if (lo === hi) { const d = Math.abs(lo) * 0.1 || 1; lo -= d; hi += d; }  // a flat line, in the middle
     const step = niceStep(hi - lo, 4);
     lo = Math.floor(lo / step) * step; hi = Math.ceil(hi / step) * step;
     const x = (tt) => L + (W - L - R) * (tt - t0) / Math.max(1, t1 - t0);
@@ -203,7 +203,11 @@
   const live = document.getElementById("live");
   if (window.EventSource) {
     const es = new EventSource("/api/stream");
-    es.onmessage = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 500); };
+    let seen = null;  // the first message is the count at connect time: nothing changed yet
+    es.onmessage = (m) => {
+      if (seen !== null && m.data !== seen && !pending) pending = setTimeout(() => { pending = null; refresh(); }, 500);
+      seen = m.data;
+    };
     es.onopen = () => { live.textContent = "live"; live.className = "on"; };
     es.onerror = () => { live.textContent = "reconnecting"; live.className = ""; };
   }
